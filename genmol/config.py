@@ -1,0 +1,91 @@
+"""Config files and command-line overrides.
+
+A config is a Python file defining ``get_config() -> ml_collections.ConfigDict``
+(``configs/<model>/<dataset>.py``). Overrides use dotted keys, ``train.steps=100``;
+values are parsed as Python literals where possible (``1e-3``, ``(64, 64)``, ``True``)
+and otherwise kept as strings. Unknown keys are errors, never silently added.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import ml_collections
+
+from genmol.errors import ConfigError
+from genmol.io.atomic import atomic_write_text
+
+__all__ = ["load_config", "apply_overrides", "save_config", "read_config_json"]
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ml_collections.ConfigDict:
+    """Loads ``get_config()`` from a config file and applies ``overrides`` (``key=value``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"_genmol_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # a broken config file is a user error
+        raise ConfigError(f"config file {path} failed to load: {type(e).__name__}: {e}") from e
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"config file {path} defines no get_config()")
+    config = module.get_config()
+    return apply_overrides(config, overrides or [])
+
+
+def _parse_value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:
+    """Applies ``a.b=value`` overrides; raises :class:`ConfigError` for unknown keys or bad values."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        parent = config
+        parts = key.split(".")
+        for i, p in enumerate(parts[:-1]):
+            if not isinstance(parent, ml_collections.ConfigDict) or p not in parent:
+                raise ConfigError(f"unknown config key {'.'.join(parts[:i + 1])!r} in override {item!r}")
+            parent = parent[p]
+        if not isinstance(parent, ml_collections.ConfigDict) or parts[-1] not in parent:
+            raise ConfigError(f"unknown config key {key!r} in override {item!r}")
+        value = _parse_value(text)
+        try:
+            old = parent[parts[-1]]
+            if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if isinstance(old, tuple) and isinstance(value, list):
+                value = tuple(value)
+            parent[parts[-1]] = value
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"bad value for {key!r}: {text!r} ({e})") from e
+    return config
+
+
+def save_config(config: ml_collections.ConfigDict, path: str | os.PathLike) -> None:
+    """Writes the resolved config as JSON, atomically."""
+    atomic_write_text(path, config.to_json(indent=2, sort_keys=True) + "\n")
+
+
+def read_config_json(path: str | os.PathLike) -> ml_collections.ConfigDict:
+    """Reads a config saved by :func:`save_config`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path} is not valid JSON: {e}") from e
+    return ml_collections.ConfigDict(data)

@@ -1,0 +1,122 @@
+"""One equivariant message-passing interaction block, used by every encoder in genmol.
+
+Per edge ``j -> i`` the sender's features are coupled to the spherical harmonics of the
+edge direction by a tensor product, weighted by a learned function of the distance, summed
+at the receiver, mixed by a linear map and passed through a gated nonlinearity:
+
+    m_ij = w(|r_ij|) * (h_j ⊗ Y(r̂_ij))          h = Linear(x)
+    x_i' = x_i + Gate(Linear(Σ_j m_ij / sqrt(avg_num_neighbors)) [+ SelfConnection(x_i)])
+
+Two radial weightings select the two encoder families:
+
+* ``filter="channel"`` (E3SchNet): one continuous filter value per channel, shared by all
+  irreps of that channel (SchNet's continuous-filter convolution made equivariant);
+* ``filter="path"`` (NequIP): one weight per channel *and* tensor-product path, plus a
+  linear self-connection, as in NequIP/nequip-jax.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from genmol.nn.linear import Linear
+from genmol.nn.message_passing import aggregate, scale_channels
+from genmol.nn.radial import RadialMLP
+
+__all__ = ["Interaction"]
+
+
+def _gate_irreps(target: e3nn.Irreps) -> e3nn.Irreps:
+    """Irreps a linear map must produce so that ``e3nn.gate`` returns ``target``."""
+    scalars = target.filter(keep=["0e", "0o"])
+    nonscalars = target.filter(drop=["0e", "0o"])
+    return (scalars + e3nn.Irreps(f"{nonscalars.num_irreps}x0e") + nonscalars).simplify() if nonscalars.num_irreps \
+        else scalars
+
+
+class Interaction(nnx.Module):
+    """A message-passing block ``x [N, irreps_in] -> [N, irreps_out]``.
+
+    Args:
+        irreps_in: node feature irreps.
+        irreps_out: output node irreps (``channels x (0e + 1o + ... )`` in the encoders).
+        sh_lmax: degree of the edge spherical harmonics.
+        num_basis: size of the radial basis fed to the radial MLP.
+        radial_hidden: hidden widths of the radial MLP.
+        filter: ``"channel"`` or ``"path"`` (see module docstring).
+        self_connection: add a linear self-connection before the gate.
+        act: scalar activation (even scalars); gates use sigmoid.
+        avg_num_neighbors: messages are divided by its square root.
+    """
+
+    def __init__(
+        self,
+        irreps_in,
+        irreps_out,
+        *,
+        sh_lmax: int,
+        num_basis: int,
+        radial_hidden: list[int],
+        filter: str,
+        self_connection: bool,
+        act: Callable,
+        avg_num_neighbors: float,
+        rngs: nnx.Rngs,
+    ):
+        if filter not in ("channel", "path"):
+            raise ValueError(f"filter must be 'channel' or 'path', got {filter!r}")
+        self.irreps_in = e3nn.Irreps(irreps_in)
+        self.irreps_out = e3nn.Irreps(irreps_out)
+        self.filter = filter
+        self.act = act
+        self.norm = float(avg_num_neighbors) ** 0.5
+        sh_irreps = e3nn.Irreps.spherical_harmonics(sh_lmax)
+        self.pre = Linear(self.irreps_in, self.irreps_in, rngs=rngs)
+        # Message irreps: every path of h ⊗ Y that lands in an output irrep.
+        msg = e3nn.tensor_product(self.irreps_in, sh_irreps, filter_ir_out=self.irreps_out)
+        if filter == "path":  # NequIP also passes h_j itself (the l=0 SH path, kept separate)
+            msg = (self.irreps_in.filter(keep=self.irreps_out) + msg).regroup()
+            self.num_weights = msg.num_irreps
+        else:
+            self.num_weights = self.irreps_in.num_irreps
+        self.msg_irreps = msg
+        self.sh_irreps = sh_irreps
+        self.radial = RadialMLP(num_basis, list(radial_hidden), self.num_weights, jax.nn.silu, rngs=rngs)
+        gate_in = _gate_irreps(self.irreps_out)
+        self.post = Linear(self.msg_irreps, gate_in, biases=True, rngs=rngs)
+        self.self_connection = Linear(self.irreps_in, gate_in, rngs=rngs) if self_connection else None
+        self.residual = self.irreps_in == self.irreps_out
+
+    def __call__(
+        self,
+        x: e3nn.IrrepsArray,
+        sh: e3nn.IrrepsArray,
+        radial: jax.Array,
+        senders: jax.Array,
+        receivers: jax.Array,
+        edge_mask: jax.Array,
+    ) -> e3nn.IrrepsArray:
+        """Args: x ``[N, irreps_in]``; sh ``[E, sh]``; radial ``[E, num_basis]`` (already
+        multiplied by the cutoff envelope); senders/receivers/edge_mask ``[E]``."""
+        h = self.pre(x)[senders]
+        w = self.radial(radial)  # [E, num_weights]
+        if self.filter == "channel":
+            h = scale_channels(h, w)
+            m = e3nn.tensor_product(h, sh, filter_ir_out=self.irreps_out)
+        else:
+            m = e3nn.concatenate([h.filter(keep=self.irreps_out), e3nn.tensor_product(h, sh, filter_ir_out=self.irreps_out)])
+            m = scale_channels(m.regroup(), w)
+        m = aggregate(m.regroup(), receivers, edge_mask, x.shape[0], self.norm)
+        y = self.post(m)
+        if self.self_connection is not None:
+            y = y + self.self_connection(x)
+        y = e3nn.gate(y, even_act=self.act, odd_act=e3nn.soft_odd, even_gate_act=jax.nn.sigmoid,
+                      odd_gate_act=jnp.tanh)
+        if self.residual:
+            y = y + x
+        return y

@@ -1,0 +1,42 @@
+"""Resumable training checkpoints with orbax ``CheckpointManager``.
+
+A checkpoint is the whole training state as a pytree of arrays: parameters, optimizer
+state, EMA parameters, step and RNG key data. Orbax writes each step to a temporary
+directory and renames it when complete, so a run killed at any moment leaves only whole
+checkpoints; the manager keeps the last ``keep`` of them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+__all__ = ["Checkpointer"]
+
+
+class Checkpointer:
+    """Saves and restores training state under ``workdir/checkpoints``."""
+
+    def __init__(self, workdir: str | os.PathLike, keep: int = 3):
+        self.directory = Path(workdir).absolute() / "checkpoints"
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, step: int, state) -> None:
+        self._manager.save(step, args=ocp.args.StandardSave(state))
+        self._manager.wait_until_finished()
+
+    def restore(self, template, step: int | None = None):
+        """Restores ``step`` (default latest) into the structure, shapes and shardings of ``template``."""
+        step = self.latest_step() if step is None else step
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+        return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+    def close(self) -> None:
+        self._manager.close()

@@ -1,0 +1,49 @@
+"""Optimizer and learning-rate schedule from config (``config.optim``).
+
+Fields: ``name`` (``adam`` | ``adamw`` | ``muon``), ``learning_rate``, ``schedule``
+(``constant`` | ``cosine`` | ``warmup_cosine``), ``warmup_steps``, ``weight_decay``,
+``grad_clip`` (global norm, 0 disables). Muon (``optax.contrib.muon``) orthogonalises the
+updates of 2-D weight matrices and falls back to Adam for every other parameter.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+import optax
+
+from genmol.errors import ConfigError
+
+__all__ = ["create_schedule", "create_optimizer", "optim_config"]
+
+
+def optim_config(**overrides) -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-3, schedule="constant", warmup_steps=0,
+                                       weight_decay=0.0, grad_clip=0.0))
+    c.update(overrides)
+    return c
+
+
+def create_schedule(config: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
+    lr = float(config.learning_rate)
+    if config.schedule == "constant":
+        return optax.constant_schedule(lr)
+    if config.schedule == "cosine":
+        return optax.cosine_decay_schedule(lr, max(total_steps, 1))
+    if config.schedule == "warmup_cosine":
+        return optax.warmup_cosine_decay_schedule(0.0, lr, max(int(config.warmup_steps), 1), max(total_steps, 2))
+    raise ConfigError(f"unknown schedule {config.schedule!r}; choose constant, cosine or warmup_cosine")
+
+
+def create_optimizer(config: ml_collections.ConfigDict, total_steps: int) -> optax.GradientTransformation:
+    schedule = create_schedule(config, total_steps)
+    if config.name == "adam":
+        tx = optax.adam(schedule)
+    elif config.name == "adamw":
+        tx = optax.adamw(schedule, weight_decay=float(config.weight_decay))
+    elif config.name == "muon":
+        tx = optax.contrib.muon(schedule, weight_decay=float(config.weight_decay))
+    else:
+        raise ConfigError(f"unknown optimizer {config.name!r}; choose adam, adamw or muon")
+    if float(config.grad_clip) > 0:
+        tx = optax.chain(optax.clip_by_global_norm(float(config.grad_clip)), tx)
+    return tx

@@ -1,0 +1,268 @@
+"""The one generic trainer used by every model family.
+
+``train_and_evaluate(task, config, workdir)`` runs a jitted, data-parallel training loop
+with an optax optimizer, gradient clipping, parameter EMA, orbax checkpoints (every
+``train.checkpoint_every`` steps, last ``train.keep_checkpoints`` kept, exact resume),
+metrics to JSONL and TensorBoard, a tqdm progress bar with loss and steps/s, and a guard
+that stops on a non-finite loss while keeping the last good checkpoint.
+
+Config fields used: ``seed``; ``train.{steps, log_every, checkpoint_every,
+keep_checkpoints, eval_every, ema_decay}``; ``optim.*`` (:mod:`genmol.train.optim`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec as P
+from tqdm.auto import tqdm
+
+from genmol.config import save_config
+from genmol.data.graph import stack_batches
+from genmol.errors import GenmolError, TrainingDiverged
+from genmol.train.checkpoint import Checkpointer
+from genmol.train.metrics_writer import MetricWriter
+from genmol.train.optim import create_optimizer
+from genmol.train.sharding import create_mesh, num_local_shards, shard_batch
+from genmol.train.task import Task
+
+__all__ = ["train_and_evaluate", "TrainResult", "merge_params", "load_params"]
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a finished run returns: final step, per-step training losses and last eval metrics."""
+
+    step: int
+    losses: dict[int, float]
+    eval_metrics: dict[str, float]
+    params: dict
+    ema_params: dict | None
+
+
+def merge_params(graphdef, template_params, rest, params):
+    """Rebuilds an nnx model from a pure-dict ``params`` (works under jit)."""
+    state = jax.tree.map(lambda v: v, template_params)
+    nnx.replace_by_pure_dict(state, params)
+    return nnx.merge(graphdef, state, rest)
+
+
+class _Prefetcher:
+    """Builds host batches for upcoming steps in a background thread."""
+
+    def __init__(self, make, start: int, stop: int, depth: int = 2):
+        self._q: queue.Queue = queue.Queue(depth)
+        self._stop = threading.Event()
+
+        def run():
+            for step in range(start, stop):
+                if self._stop.is_set():
+                    return
+                try:
+                    item = (step, make(step), None)
+                except BaseException as e:  # re-raised in the consumer
+                    item = (step, None, e)
+                while not self._stop.is_set():
+                    try:
+                        self._q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if item[2] is not None:
+                    return
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def get(self):
+        step, batch, err = self._q.get()
+        if err is not None:
+            raise err
+        return step, batch
+
+    def close(self):
+        self._stop.set()
+
+
+def _make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float):
+    def per_graph_means(params, batch, rng):
+        model = merge_params(graphdef, template, rest, params)
+        keys = jax.random.split(rng, batch.graph_mask.shape[0])
+        out = jax.vmap(lambda b, k: task.loss(model, b, k))(batch, keys)
+        mask = batch.graph_mask.astype(jnp.float32)
+        count = jnp.maximum(mask.sum(), 1.0)
+        return {k: jnp.sum(jnp.where(batch.graph_mask, v, 0.0)) / count for k, v in out.items()}, count
+
+    def loss_fn(params, batch, rng):
+        means, _ = per_graph_means(params, batch, rng)
+        return means["loss"], means
+
+    def train_step(state, batch, rng):
+        (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], batch, rng)
+        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        new = dict(state, params=params, opt_state=opt_state, step=state["step"] + 1)
+        if ema_decay > 0:
+            new["ema"] = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, state["ema"], params)
+        metrics = dict(metrics, grad_norm=optax.global_norm(grads))
+        return new, metrics
+
+    def eval_step(params, batch, rng):
+        means, count = per_graph_means(params, batch, rng)
+        return {k: v * count for k, v in means.items()}, count
+
+    return train_step, eval_step
+
+
+def train_and_evaluate(
+    task: Task,
+    config: ml_collections.ConfigDict,
+    workdir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    num_devices: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Trains ``task`` for ``config.train.steps`` steps in ``workdir``.
+
+    Args:
+        task: the model family (see :class:`genmol.train.task.Task`).
+        config: resolved config; saved to ``workdir/config.json``.
+        workdir: run directory (checkpoints, metrics, TensorBoard events).
+        resume: continue from the latest checkpoint in ``workdir``.
+        num_devices: devices in the data mesh (default: all).
+        progress: show a progress bar.
+
+    Raises:
+        GenmolError: ``workdir`` already has checkpoints and ``resume`` is False.
+        TrainingDiverged: the loss became non-finite (the last good checkpoint is kept).
+    """
+    workdir = Path(workdir)
+    tc = config.train
+    total = int(tc.steps)
+    mesh = create_mesh(num_devices)
+    num_shards = mesh.size
+    local = [i for i, d in enumerate(mesh.devices.flat) if d.process_index == jax.process_index()]
+    assert len(local) == num_local_shards(mesh)
+
+    model = task.create_model(nnx.Rngs(int(config.seed)))
+    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
+    params = nnx.to_pure_dict(template)
+    tx = create_optimizer(config.optim, total)
+    ema_decay = float(tc.get("ema_decay", 0.0))
+    state = dict(params=params, opt_state=tx.init(params), step=jnp.asarray(0, jnp.int32))
+    if ema_decay > 0:
+        state["ema"] = jax.tree.map(jnp.array, params)
+    replicated = NamedSharding(mesh, P())
+    state = jax.device_put(state, replicated)
+
+    ckpt = Checkpointer(workdir, keep=int(tc.keep_checkpoints))
+    latest = ckpt.latest_step()
+    if latest is not None and not resume:
+        ckpt.close()
+        raise GenmolError(f"{workdir} already holds checkpoints (latest step {latest}); "
+                          "pass --resume to continue it or choose a new --workdir")
+    start = 0
+    if resume and latest is not None:
+        state = ckpt.restore(state)
+        start = int(state["step"])
+    workdir.mkdir(parents=True, exist_ok=True)
+    save_config(config, workdir / "config.json")
+    writer = MetricWriter(workdir, resume_step=start if resume else None)
+
+    train_step, eval_step = _make_steps(task, graphdef, template, rest, tx, ema_decay)
+    train_step = jax.jit(train_step, donate_argnums=(0,))
+    eval_step = jax.jit(eval_step)
+    base_key = jax.random.key(int(config.seed))
+
+    def host_batch(step):
+        return stack_batches([task.train_batch(step, i, num_shards) for i in local])
+
+    def evaluate(state) -> dict[str, float]:
+        params = state["ema"] if ema_decay > 0 else state["params"]
+        sums: dict[str, float] = {}
+        count = 0.0
+        for shards in task.eval_batches(num_shards):
+            batch = shard_batch(stack_batches([shards[i] for i in local]), mesh)
+            s, c = eval_step(params, batch, jax.random.key(0))
+            for k, v in s.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            count += float(c)
+        return {f"eval/{k}": v / count for k, v in sums.items()} if count else {}
+
+    losses: dict[int, float] = {}
+    eval_metrics: dict[str, float] = {}
+    last_saved = start
+    prefetch = _Prefetcher(host_batch, start, total)
+    bar = tqdm(total=total, initial=start, disable=not progress, desc="train", dynamic_ncols=True)
+    t0, n0 = time.perf_counter(), start
+    try:
+        for _ in range(start, total):
+            step, batch = prefetch.get()
+            rng = jax.random.fold_in(base_key, step)
+            new_state, metrics = train_step(state, shard_batch(batch, mesh), rng)
+            loss = float(metrics["loss"])
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss became {loss} at step {step + 1}; stopped without saving it. The last good checkpoint "
+                    f"(step {last_saved}) is kept in {ckpt.directory}; lower optim.learning_rate or set "
+                    "optim.grad_clip and resume with --resume"
+                )
+            state = new_state
+            done = step + 1
+            losses[done] = loss
+            if done % int(tc.log_every) == 0 or done == total:
+                dt = time.perf_counter() - t0
+                rate = (done - n0) / dt if dt > 0 else 0.0
+                writer.write(done, {**{f"train/{k}": float(v) for k, v in metrics.items()}, "steps_per_s": rate})
+                bar.set_postfix(loss=f"{loss:.4g}", steps_s=f"{rate:.2f}")
+                t0, n0 = time.perf_counter(), done
+            if int(tc.get("eval_every", 0)) and (done % int(tc.eval_every) == 0 or done == total):
+                eval_metrics = evaluate(state)
+                if eval_metrics:
+                    writer.write(done, eval_metrics)
+            if done % int(tc.checkpoint_every) == 0 or done == total:
+                ckpt.save(done, state)
+                last_saved = done
+            bar.update(1)
+    finally:
+        prefetch.close()
+        bar.close()
+        writer.close()
+        ckpt.close()
+    params = jax.device_get(state["params"])
+    ema = jax.device_get(state["ema"]) if ema_decay > 0 else None
+    return TrainResult(step=int(state["step"]), losses=losses, eval_metrics=eval_metrics, params=params,
+                       ema_params=ema)
+
+
+def load_params(task: Task, config: ml_collections.ConfigDict, workdir: str | os.PathLike, *, use_ema: bool = True):
+    """Rebuilds the model of ``task`` with the latest checkpointed parameters of ``workdir``."""
+    model = task.create_model(nnx.Rngs(int(config.seed)))
+    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
+    params = nnx.to_pure_dict(template)
+    tx = create_optimizer(config.optim, int(config.train.steps))
+    state = dict(params=params, opt_state=tx.init(params), step=jnp.asarray(0, jnp.int32))
+    ema_decay = float(config.train.get("ema_decay", 0.0))
+    if ema_decay > 0:
+        state["ema"] = params
+    ckpt = Checkpointer(workdir, keep=int(config.train.keep_checkpoints))
+    if ckpt.latest_step() is None:
+        ckpt.close()
+        raise GenmolError(f"{workdir} holds no checkpoint")
+    state = ckpt.restore(state)
+    ckpt.close()
+    chosen = state["ema"] if (use_ema and ema_decay > 0) else state["params"]
+    return merge_params(graphdef, template, rest, chosen)
