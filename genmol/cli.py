@@ -66,24 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="genmol")  # standalone: usage errors print usage and exit 2
     except GenmolError as e:
         if debug:
             raise
         console.print(f"[red]error:[/red] {e}", highlight=False)
         return 2
-    except (typer.Exit, SystemExit) as e:
-        return int(getattr(e, "exit_code", getattr(e, "code", 0)) or 0)
-    except typer.Abort:
-        console.print("aborted")
-        return 130
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
-        raise
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
     return 0
 
 

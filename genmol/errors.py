@@ -11,8 +11,8 @@ class GenmolError(Exception):
     """An error caused by user input, reported without a traceback."""
 
 
-class ConfigError(GenmolError):
-    """A config file or override is wrong (unknown key, bad value, missing file)."""
+class ConfigError(GenmolError, ValueError):
+    """A config file or override is wrong (unknown key or name, bad value, missing file)."""
 
 
 class BudgetError(GenmolError):

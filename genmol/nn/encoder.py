@@ -25,6 +25,8 @@ import jax
 import ml_collections
 from flax import nnx
 
+from genmol.errors import ConfigError
+
 from genmol.nn.embedding import NodeEmbedding
 from genmol.nn.interaction import Interaction
 from genmol.nn.linear import Linear
@@ -57,7 +59,7 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
     self_connection, activation, output_irreps`` (``None``: ``channels x (0e+1o+...+lmax)``).
     """
     if name not in ENCODER_PRESETS:
-        raise ValueError(f"unknown encoder {name!r}; choose one of {sorted(ENCODER_PRESETS)}")
+        raise ConfigError(f"unknown encoder {name!r}; choose one of {sorted(ENCODER_PRESETS)}")
     c = ml_collections.ConfigDict()
     c.name = name
     c.channels = 32
@@ -84,7 +86,7 @@ class Encoder(nnx.Module):
 
     def __init__(self, config: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
         if config.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {config.activation!r}; choose one of {sorted(ACTIVATIONS)}")
+            raise ConfigError(f"unknown activation {config.activation!r}; choose one of {sorted(ACTIVATIONS)}")
         self.lmax = int(config.lmax)
         self.cutoff = float(config.cutoff)
         self.num_basis = int(config.num_basis)
@@ -136,5 +138,5 @@ def create_encoder(config: ml_collections.ConfigDict, *, rngs: nnx.Rngs) -> Enco
         ValueError: for an unknown encoder name (the message lists the known ones).
     """
     if config.name not in ENCODER_PRESETS:
-        raise ValueError(f"unknown encoder {config.name!r}; choose one of {sorted(ENCODER_PRESETS)}")
+        raise ConfigError(f"unknown encoder {config.name!r}; choose one of {sorted(ENCODER_PRESETS)}")
     return Encoder(config, rngs=rngs)

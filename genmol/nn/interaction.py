@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from genmol.errors import ConfigError
+
 from genmol.nn.linear import Linear
 from genmol.nn.message_passing import aggregate, scale_channels
 from genmol.nn.radial import RadialMLP
@@ -69,7 +71,7 @@ class Interaction(nnx.Module):
         rngs: nnx.Rngs,
     ):
         if filter not in ("channel", "path"):
-            raise ValueError(f"filter must be 'channel' or 'path', got {filter!r}")
+            raise ConfigError(f"filter must be 'channel' or 'path', got {filter!r}")
         self.irreps_in = e3nn.Irreps(irreps_in)
         self.irreps_out = e3nn.Irreps(irreps_out)
         self.filter = filter

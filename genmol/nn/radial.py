@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from genmol.errors import ConfigError
+
 __all__ = [
     "gaussian_basis",
     "bessel_basis",
@@ -63,14 +65,14 @@ ENVELOPES: dict[str, Callable[..., jax.Array]] = {
 def radial_basis(name: str, r: jax.Array, num_basis: int, cutoff: float) -> jax.Array:
     """Looks up a radial basis by name (``gaussian`` or ``bessel``)."""
     if name not in RADIAL_BASES:
-        raise ValueError(f"unknown radial basis {name!r}; choose one of {sorted(RADIAL_BASES)}")
+        raise ConfigError(f"unknown radial basis {name!r}; choose one of {sorted(RADIAL_BASES)}")
     return RADIAL_BASES[name](r, num_basis, cutoff)
 
 
 def envelope(name: str, r: jax.Array, cutoff: float) -> jax.Array:
     """Looks up a cutoff envelope by name (``cosine`` or ``polynomial``)."""
     if name not in ENVELOPES:
-        raise ValueError(f"unknown envelope {name!r}; choose one of {sorted(ENVELOPES)}")
+        raise ConfigError(f"unknown envelope {name!r}; choose one of {sorted(ENVELOPES)}")
     return ENVELOPES[name](r, cutoff)
 
 

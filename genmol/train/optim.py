@@ -30,7 +30,8 @@ def create_schedule(config: ml_collections.ConfigDict, total_steps: int) -> opta
     if config.schedule == "cosine":
         return optax.cosine_decay_schedule(lr, max(total_steps, 1))
     if config.schedule == "warmup_cosine":
-        return optax.warmup_cosine_decay_schedule(0.0, lr, max(int(config.warmup_steps), 1), max(total_steps, 2))
+        warmup = max(int(config.warmup_steps), 1)
+        return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(total_steps, warmup + 1))
     raise ConfigError(f"unknown schedule {config.schedule!r}; choose constant, cosine or warmup_cosine")
 
 

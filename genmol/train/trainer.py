@@ -116,7 +116,7 @@ def _make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float):
         new = dict(state, params=params, opt_state=opt_state, step=state["step"] + 1)
         if ema_decay > 0:
             new["ema"] = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, state["ema"], params)
-        metrics = dict(metrics, grad_norm=optax.global_norm(grads))
+        metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
         return new, metrics
 
     def eval_step(params, batch, rng):

@@ -39,6 +39,8 @@ class PropertyTask:
         y = np.array([m.info[dc.target] * scale for m in mols], np.float32)
         perm = np.random.default_rng(int(dc.split_seed)).permutation(len(mols))
         nv = int(dc.num_valid)
+        if not 0 <= nv < len(mols):
+            raise ConfigError(f"data.num_valid={nv} leaves no training molecules out of {len(mols)}")
         self.valid_idx, self.train_idx = perm[:nv], perm[nv:]
         self.mean = float(y[self.train_idx].mean())
         self.std = float(y[self.train_idx].std() + 1e-8)
