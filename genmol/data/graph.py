@@ -21,7 +21,8 @@ import numpy as np
 
 from genmol.errors import BudgetError
 
-__all__ = ["Graph", "GraphBatch", "Budget", "pad_graphs", "stack_batches", "pack_graphs", "budget_for"]
+__all__ = ["Graph", "GraphBatch", "Budget", "pad_graphs", "stack_batches", "pack_graphs", "budget_for",
+           "node_slots", "to_dense", "from_dense"]
 
 
 @dataclasses.dataclass
@@ -186,3 +187,38 @@ def pack_graphs(graphs: Iterable[Graph], budget: Budget) -> Iterator[list[Graph]
         edges += g.num_edges
     if group:
         yield group
+
+
+def node_slots(node_graph: jax.Array, n_node: jax.Array) -> jax.Array:
+    """Index of every node within its own graph, ``[N]`` (for scattering to dense ``[G, n_max, ...]``)."""
+    import jax.numpy as jnp
+
+    offsets = jnp.cumsum(n_node) - n_node
+    return jnp.arange(node_graph.shape[0]) - offsets[node_graph]
+
+
+def to_dense(x: jax.Array, batch: "GraphBatch", n_max: int) -> tuple[jax.Array, jax.Array]:
+    """Scatters per-node ``x [N, ...]`` of real nodes into ``[G, n_max, ...]`` plus a mask ``[G, n_max]``.
+
+    Nodes beyond ``n_max`` in a graph are dropped, so ``n_max`` must be at least the largest real graph.
+    """
+    import jax.numpy as jnp
+
+    slot = node_slots(batch.node_graph, batch.n_node)
+    keep = batch.node_mask & (slot < n_max)
+    g = batch.graph_mask.shape[0]
+    idx_g = jnp.where(keep, batch.node_graph, g)  # out-of-range rows are dropped
+    dense = jnp.zeros((g, n_max) + x.shape[1:], x.dtype).at[idx_g, slot].set(x, mode="drop")
+    mask = jnp.zeros((g, n_max), bool).at[idx_g, slot].set(True, mode="drop")
+    return dense, mask
+
+
+def from_dense(dense: jax.Array, batch: "GraphBatch") -> jax.Array:
+    """Inverse of :func:`to_dense`: ``[G, n_max, ...] -> [N, ...]`` (padding nodes get zeros)."""
+    import jax.numpy as jnp
+
+    slot = node_slots(batch.node_graph, batch.n_node)
+    n_max = dense.shape[1]
+    ok = batch.node_mask & (slot < n_max)
+    out = dense[batch.node_graph.clip(0, dense.shape[0] - 1), slot.clip(0, n_max - 1)]
+    return jnp.where(ok.reshape(ok.shape + (1,) * (out.ndim - 1)), out, 0.0)

@@ -215,10 +215,11 @@ def train_and_evaluate(
             new_state, metrics = train_step(state, shard_batch(batch, mesh), rng)
             loss = float(metrics["loss"])
             if not math.isfinite(loss):
+                kept = (f"The last good checkpoint (step {last_saved}) is kept in {ckpt.directory}"
+                        if ckpt.latest_step() is not None else "No checkpoint had been saved yet")
                 raise TrainingDiverged(
-                    f"loss became {loss} at step {step + 1}; stopped without saving it. The last good checkpoint "
-                    f"(step {last_saved}) is kept in {ckpt.directory}; lower optim.learning_rate or set "
-                    "optim.grad_clip and resume with --resume"
+                    f"loss became {loss} at step {step + 1}; stopped without saving it. {kept}; lower "
+                    "optim.learning_rate or set optim.grad_clip, then resume with --resume or start again"
                 )
             state = new_state
             done = step + 1
