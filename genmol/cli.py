@@ -61,6 +61,92 @@ def train(
     console.print(msg + f"; run in {workdir}")
 
 
+data_app = typer.Typer(help="Inspect the data sets genmol can load.", no_args_is_help=True)
+evaluate_app = typer.Typer(help="Score generated structures with the field's metrics.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@data_app.command("qm9")
+def data_qm9(
+    source: str = typer.Option("auto", "--source", help="auto | qm9pack | embedded | a path (tarball, dir, gdb9.sdf, xyz)."),
+    stats: bool = typer.Option(True, "--stats/--no-stats", help="Print molecule/atom counts and elements."),
+    split: bool = typer.Option(False, "--split", help="Also print EDM's train/valid/test sizes (full QM9 only)."),
+):
+    """Load QM9 from SOURCE and print what it holds."""
+    from rich.table import Table
+
+    from genmol.data.qm9 import describe, edm_split, load_qm9, qm9pack_dir
+
+    resolved = ("qm9pack" if qm9pack_dir() is not None else "embedded") if source == "auto" else source
+    ms = load_qm9(resolved)
+    out = Console()
+    out.print(f"QM9 source: [bold]{resolved}[/bold]")
+    if stats:
+        d = describe(ms)
+        t = Table(show_header=False)
+        t.add_row("molecules", f"{d['molecules']:,}")
+        t.add_row("atoms", f"{d['atoms']:,}")
+        t.add_row("atoms per molecule", f"{d['atoms_per_molecule_min']}–{d['atoms_per_molecule_max']} "
+                  f"(mean {d['atoms_per_molecule_mean']:.2f})")
+        for el, c in sorted(d["elements"].items(), key=lambda kv: -kv[1]):
+            t.add_row(f"  {el}", f"{c:,}")
+        out.print(t)
+    if split:
+        sp = edm_split(ms.properties["qm9_index"])
+        out.print("EDM split: " + ", ".join(f"{k} {len(v):,}" for k, v in sp.items()))
+
+
+@evaluate_app.command("molecules")
+def evaluate_molecules_cmd(
+    file: Path = typer.Argument(..., help="Molecules to score (.sdf, .xyz, .extxyz or .npz)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as JSON here."),
+    reference: str = typer.Option("qm9", "--reference", help="Training SMILES for novelty: qm9 or none."),
+    posebusters: bool = typer.Option(False, "--posebusters", help="Run PoseBusters mol_fast checks (extra)."),
+    xyz2mol: bool = typer.Option(True, "--xyz2mol/--no-xyz2mol", help="RDKit DetermineBonds validity."),
+):
+    """EDM stability, validity, uniqueness, novelty; xyz2mol validity; optional PoseBusters."""
+    import json
+
+    from rich.table import Table
+
+    from genmol.eval.molecules import METRIC_KEYS, evaluate_molecules
+    from genmol.io.atomic import atomic_write_text
+    from genmol.io.molecule_files import read_molecules
+
+    ms, errors = read_molecules(file, lenient=True)
+    ref, ref_desc = (None, "none")
+    if reference != "none":
+        from genmol.eval.reference import reference_smiles
+
+        ref, ref_desc = reference_smiles(reference)
+    res = evaluate_molecules(ms, reference_smiles=ref, xyz2mol_metrics=xyz2mol, posebusters=posebusters,
+                             record_errors=errors)
+    out = Console()
+    out.print(f"{file}: {res.summary['n']} molecules")
+    t = Table()
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k in METRIC_KEYS:
+        v = res.summary[k]
+        t.add_row(k, str(v) if k == "n" else f"{v:.4f}")
+    out.print(t)
+    out.print(f"novelty reference: {ref_desc}")
+    if res.reasons:
+        out.print("invalid or unscorable: " + "; ".join(f"{k}: {v}" for k, v in sorted(res.reasons.items())))
+    if res.posebusters:
+        pb = res.posebusters
+        out.print(f"PoseBusters ({pb['n']} xyz2mol-valid): all checks {pb['all_pass']:.4f}; "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in pb["checks"].items()))
+    if json_out is not None:
+        payload = {k: (None if k != "n" and res.summary[k] != res.summary[k] else res.summary[k])
+                   for k in METRIC_KEYS}  # NaN (undefined) -> null
+        payload.update(reference=ref_desc, invalid_reasons=res.reasons, file=str(file))
+        if res.posebusters:
+            payload["posebusters"] = res.posebusters
+        atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -52,26 +52,35 @@ def _parse_properties(spec: str, where: str) -> list[tuple[str, str, int]]:
     cols = []
     for i in range(0, len(parts), 3):
         name, kind, n = parts[i], parts[i + 1], parts[i + 2]
-        if kind not in "SRILsril" or not n.isdigit():
+        if len(kind) != 1 or kind not in "SRILsril" or not n.isdigit() or int(n) < 1:
             raise GenmolError(f"{where}: malformed Properties={spec!r}")
         cols.append((name, kind.upper(), int(n)))
+    found = {c[0]: (c[1], c[2]) for c in cols}
+    if found.get("species") != ("S", 1) or found.get("pos") != ("R", 3) or len(found) != len(cols):
+        raise GenmolError(f"{where}: Properties={spec!r} must hold species:S:1 and pos:R:3 once each")
     return cols
+
+
+class _ContentError(GenmolError):
+    """A problem inside one record (kept, not raised, in lenient mode)."""
 
 
 def _float(tok: str, where: str) -> float:
     try:
         v = float(tok.replace("*^", "e"))
     except ValueError:
-        raise GenmolError(f"{where}: {tok!r} is not a number") from None
+        raise _ContentError(f"{where}: {tok!r} is not a number") from None
     if not math.isfinite(v):
-        raise GenmolError(f"{where}: non-finite coordinate {tok!r}")
+        raise _ContentError(f"{where}: non-finite coordinate {tok!r}")
     return v
 
 
-def iter_xyz(path: str | os.PathLike) -> Iterator[Molecule]:
+def iter_xyz(path: str | os.PathLike, *, lenient: bool = False) -> Iterator[Molecule]:
     """Yields the molecules of a (multi-frame) XYZ or extended-XYZ file.
 
-    Per-atom extxyz columns other than species/positions go to ``info["arrays"]``.
+    Per-atom extxyz columns other than species/positions go to ``info["arrays"]``. With
+    ``lenient``, an unknown element (atomic number 0) or a bad/non-finite coordinate (NaN)
+    inside a frame is kept and described in ``info["error"]``; structural errors still raise.
 
     Raises:
         GenmolError: naming file and line, for an empty file, a bad atom count, a
@@ -105,6 +114,7 @@ def iter_xyz(path: str | os.PathLike) -> Iterator[Molecule]:
         z = np.zeros(n, np.int64)
         pos = np.zeros((n, 3), np.float64)
         extra: dict[str, list] = {c[0]: [] for c in cols if c[0] not in ("species", "pos")}
+        problem = None
         for a in range(n):
             ln = i + 2 + a
             where_a = f"{path}:{ln + 1} (frame {frame}, atom {a})"
@@ -116,15 +126,24 @@ def iter_xyz(path: str | os.PathLike) -> Iterator[Molecule]:
             for name, kind, k in cols:
                 vals = toks[c0:c0 + k]
                 c0 += k
-                if name == "species":
-                    try:
-                        z[a] = atomic_number(vals[0])
-                    except KeyError:
-                        raise GenmolError(f"{where_a}: unknown element symbol {vals[0]!r}") from None
-                elif name == "pos":
-                    pos[a] = [_float(t, where_a) for t in vals]
-                else:
-                    extra[name].append([_float(t, where_a) if kind in "RI" else t for t in vals])
+                try:
+                    if name == "species":
+                        try:
+                            z[a] = atomic_number(vals[0])
+                        except KeyError:
+                            raise _ContentError(f"{where_a}: unknown element symbol {vals[0]!r}") from None
+                    elif name == "pos":
+                        pos[a] = [_float(t, where_a) for t in vals]
+                    else:
+                        extra[name].append([_float(t, where_a) if kind in "RI" else t for t in vals])
+                except _ContentError as e:
+                    if not lenient:
+                        raise GenmolError(str(e)) from None
+                    problem = problem or str(e).split(": ", 1)[-1]
+                    if name == "pos":
+                        pos[a] = np.nan
+                    elif name != "species":
+                        extra[name].append([np.nan] * k)
         # A following line that parses as an atom line means the count understated the body.
         nxt = i + 2 + n
         if nxt < len(lines) and lines[nxt].strip():
@@ -134,6 +153,8 @@ def iter_xyz(path: str | os.PathLike) -> Iterator[Molecule]:
         if extra:
             info["arrays"] = {k: np.asarray(v).squeeze(-1) if np.asarray(v).shape[-1:] == (1,) else np.asarray(v)
                               for k, v in extra.items()}
+        if problem is not None:
+            info["error"] = problem
         yield Molecule(z, pos, info)
         i = nxt
         frame += 1

@@ -30,7 +30,8 @@ __all__ = ["DenoiserTask", "toy_molecules"]
 def toy_molecules(num_atoms: int, num_molecules: int, source: str = "embedded"):
     """The first ``num_molecules`` QM9 molecules with ``num_atoms`` atoms: centred positions ``[M, n, 3]``
     (float64, Å) and species ``[M, n]``."""
-    mols = [m for m in load_qm9(source) if m.num_atoms == num_atoms][:num_molecules]
+    ms = load_qm9(source)
+    mols = [ms.molecule(int(i)) for i in np.flatnonzero(ms.num_atoms == num_atoms)[:num_molecules]]
     if len(mols) < num_molecules:
         raise ConfigError(f"the data set has only {len(mols)} molecules with {num_atoms} atoms; "
                           f"lower data.num_molecules or change data.num_atoms")

@@ -31,12 +31,13 @@ class PropertyTask:
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
         dc = config.data
-        mols = load_qm9(dc.source, limit=dc.get("limit"))
-        if dc.target not in mols[0].info:
+        ms = load_qm9(dc.source, limit=dc.get("limit"))
+        if dc.target not in ms.properties:
             raise ConfigError(f"data.target={dc.target!r} is not a property of the dataset; "
-                              f"choose one of {sorted(k for k in mols[0].info if k not in ('arrays', 'smiles'))}")
+                              f"choose one of {sorted(ms.properties)}")
         scale = _UNITS.get(dc.target, 1.0)
-        y = np.array([m.info[dc.target] * scale for m in mols], np.float32)
+        y = (ms.properties[dc.target] * scale).astype(np.float32)
+        mols = list(ms)
         perm = np.random.default_rng(int(dc.split_seed)).permutation(len(mols))
         nv = int(dc.num_valid)
         if not 0 <= nv < len(mols):
