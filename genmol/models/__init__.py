@@ -9,6 +9,7 @@ __all__ = ["TASKS", "get_task"]
 TASKS = {
     "property": "genmol.models.property.task:PropertyTask",
     "denoiser": "genmol.models.denoiser.task:DenoiserTask",
+    "symphony": "genmol.models.symphony.task:SymphonyTask",
 }
 
 

@@ -137,3 +137,20 @@ def test_four_devices_match_one_device(tmp_path):
     losses = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(losses["1"]) == 5
     np.testing.assert_allclose(losses["4"], losses["1"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["adamw", "muon"])
+def test_optimizers_from_config(tmp_path, name):
+    cfg = _config("train.steps=25", "train.checkpoint_every=100", "data.limit=24", "data.num_valid=8",
+                  f"optim.name='{name}'", "optim.learning_rate=2e-3", "optim.schedule='cosine'",
+                  "optim.weight_decay=1e-4")
+    result = train_and_evaluate(PropertyTask(cfg), cfg, tmp_path, progress=False)
+    losses = [result.losses[s] for s in sorted(result.losses)]
+    assert len(losses) == 25 and all(np.isfinite(losses))
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_unknown_optimizer_is_a_config_error(tmp_path):
+    cfg = _config("optim.name='sgdd'")
+    with pytest.raises(GenmolError, match="unknown optimizer 'sgdd'"):
+        train_and_evaluate(PropertyTask(cfg), cfg, tmp_path, progress=False)

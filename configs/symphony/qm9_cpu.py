@@ -1,0 +1,34 @@
+"""Symphony-style generator sized for CPU training on QM9 (E3SchNet focus head, NequIP position head)."""
+
+import ml_collections
+
+from genmol.nn import encoder_config
+from genmol.train.optim import optim_config
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.model_name = "symphony"
+    c.seed = 0
+    c.data = ml_collections.ConfigDict(dict(source="embedded", split="all", orderings_per_molecule=8,
+                                            nn_tolerance=0.125, position_noise=0.05,
+                                            limit=ml_collections.FieldReference(None, field_type=int)))
+    c.model = ml_collections.ConfigDict()
+    c.model.num_species = 5
+    c.model.focus_encoder = encoder_config("e3schnet", channels=32, lmax=2, num_interactions=3, cutoff=5.0,
+                                           avg_num_neighbors=12.0)
+    c.model.position_encoder = encoder_config("nequip", channels=32, lmax=3, num_interactions=3, cutoff=5.0,
+                                              avg_num_neighbors=12.0)
+    c.model.focus_hidden = 64
+    c.model.num_radii = 64
+    c.model.radius_min = 0.9
+    c.model.radius_max = 2.03
+    c.model.num_channels = 2
+    c.model.position_lmax = 3
+    c.model.res_beta = 30
+    c.model.res_alpha = 59
+    c.loss = ml_collections.ConfigDict(dict(radial_var=1e-5, beta=20.0, target_lmax=3))
+    c.optim = optim_config(name="adam", learning_rate=5e-4, schedule="constant", grad_clip=10.0)
+    c.train = ml_collections.ConfigDict(dict(steps=20000, batch_size=32, log_every=50, checkpoint_every=1000,
+                                             keep_checkpoints=3, eval_every=0, ema_decay=0.999))
+    return c

@@ -1,0 +1,97 @@
+"""Symphony-style autoregressive molecule model (Daigavane et al., ICLR 2024), on genmol's encoders.
+
+Two heads read a partial molecule (a radius graph of the atoms placed so far):
+
+* **focus and species**: an encoder's per-atom scalars -> MLP -> logits over (atom, species);
+  with a STOP logit fixed at 0, one softmax per molecule gives p(focus, species) and p(STOP).
+* **position**: a second encoder's features at the focus, gated by an embedding of the chosen
+  species, -> spherical-harmonic coefficients (lmax ``position_lmax``) for each of
+  ``num_radii`` radial bins and ``num_channels`` channels -> values on an S² grid
+  (``e3nn.to_s2grid``, Gauss–Legendre) -> ``logsumexp`` over channels. The result is an
+  unnormalised log-density over (radius bin, direction) around the focus; rotating the input
+  rotates it (equivariance comes from the encoders and the spherical harmonics).
+"""
+
+from __future__ import annotations
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+from flax import nnx
+
+from genmol.data.graph import GraphBatch
+from genmol.nn import Linear, create_encoder, scale_channels
+
+__all__ = ["SymphonyModel", "grid_log_weights"]
+
+
+def grid_log_weights(res_beta: int, res_alpha: int) -> jax.Array:
+    """``log`` of the S² integration weight of every grid point ``[res_beta, res_alpha]`` (sums to 4π)."""
+    sig = e3nn.SphericalSignal.zeros(res_beta, res_alpha, quadrature="gausslegendre")
+    w = sig.quadrature_weights[:, None] * jnp.ones((1, res_alpha)) * (4 * jnp.pi / res_alpha)
+    return jnp.log(w)
+
+
+class SymphonyModel(nnx.Module):
+    """See module docstring. Config fields: ``num_species, focus_encoder, position_encoder,
+    focus_hidden, num_radii, radius_min, radius_max (Å), num_channels, position_lmax,
+    res_beta, res_alpha``."""
+
+    def __init__(self, config: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
+        self.num_species = int(config.num_species)
+        fc = ml_collections.ConfigDict(config.focus_encoder.to_dict())
+        pc = ml_collections.ConfigDict(config.position_encoder.to_dict())
+        fc.num_species = pc.num_species = self.num_species
+        self.focus_encoder = create_encoder(fc, rngs=rngs)
+        self.position_encoder = create_encoder(pc, rngs=rngs)
+        width = self.focus_encoder.irreps_out.filter(keep=["0e"]).num_irreps
+        self.focus_hidden = nnx.Linear(width, int(config.focus_hidden), rngs=rngs)
+        self.focus_out = nnx.Linear(int(config.focus_hidden), self.num_species, rngs=rngs)
+        self.num_radii = int(config.num_radii)
+        self.num_channels = int(config.num_channels)
+        self.lmax = int(config.position_lmax)
+        self.res_beta, self.res_alpha = int(config.res_beta), int(config.res_alpha)
+        self.radii = jnp.linspace(float(config.radius_min), float(config.radius_max), self.num_radii)
+        h_irreps = self.position_encoder.irreps_out
+        self.species_embed = nnx.Embed(self.num_species, h_irreps.num_irreps, rngs=rngs,
+                                       embedding_init=nnx.initializers.normal(1.0))
+        self.s2_irreps = e3nn.s2_irreps(self.lmax, p_val=1, p_arg=-1)
+        mul = self.num_channels * self.num_radii
+        self.coeffs = Linear(h_irreps, (mul * self.s2_irreps).regroup(), rngs=rngs)
+
+    def focus_logits(self, batch: GraphBatch) -> jax.Array:
+        """``[N, num_species]`` logits (padding nodes: -inf)."""
+        h = self.focus_encoder(batch.positions, batch.species, batch.senders, batch.receivers, batch.node_mask,
+                               batch.edge_mask)
+        s = h.filter(keep=["0e"]).array
+        logits = self.focus_out(jax.nn.silu(self.focus_hidden(s)))
+        return jnp.where(batch.node_mask[:, None], logits, -jnp.inf)
+
+    def position_coefficients(self, batch: GraphBatch, focus: jax.Array, species: jax.Array) -> e3nn.IrrepsArray:
+        """Spherical-harmonic coefficients ``[G, num_channels, num_radii, s2_irreps]`` of the position
+        log-density around node ``focus [G]`` for the new atom's species ``species [G]``."""
+        h = self.position_encoder(batch.positions, batch.species, batch.senders, batch.receivers, batch.node_mask,
+                                  batch.edge_mask)
+        hf = h[focus]  # [G, irreps]
+        hf = scale_channels(hf, self.species_embed(species))
+        c = self.coeffs(hf)  # [G, (C*R) x s2]
+        c = c.mul_to_axis(self.num_channels * self.num_radii)  # [G, C*R, s2]
+        return c.reshape((c.shape[0], self.num_channels, self.num_radii, -1))
+
+    def position_logits(self, batch: GraphBatch, focus: jax.Array, species: jax.Array,
+                        res_beta: int | None = None, res_alpha: int | None = None) -> jax.Array:
+        """Unnormalised log-density ``[G, num_radii, res_beta, res_alpha]`` on the S² grid (see
+        :meth:`position_coefficients`)."""
+        c = self.position_coefficients(batch, focus, species)
+        sig = e3nn.to_s2grid(c, res_beta or self.res_beta, res_alpha or self.res_alpha, quadrature="gausslegendre",
+                             p_val=1, p_arg=-1)
+        return jax.nn.logsumexp(sig.grid_values, axis=1)
+
+    def grid_vectors(self, res_beta: int | None = None, res_alpha: int | None = None) -> jax.Array:
+        """Unit vectors of the S² grid, ``[res_beta, res_alpha, 3]``."""
+        sig = e3nn.SphericalSignal.zeros(res_beta or self.res_beta, res_alpha or self.res_alpha,
+                                         quadrature="gausslegendre")
+        return sig.grid_vectors
+
+

@@ -1,0 +1,74 @@
+"""Symphony model and losses: equivariance, normalisation, KL properties."""
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from flax import nnx
+
+from genmol.data.graph import Budget, pad_graphs
+from genmol.models.symphony.loss import focus_species_kl, position_kl, target_position_log_density
+from genmol.models.symphony.model import SymphonyModel, grid_log_weights
+from genmol.nn import encoder_config
+from tests.helpers import random_molecule_graph, random_orthogonal
+
+
+def _model():
+    c = ml_collections.ConfigDict(dict(
+        num_species=5, focus_hidden=16, num_radii=8, radius_min=0.9, radius_max=2.0, num_channels=2,
+        position_lmax=3, res_beta=12, res_alpha=23,
+        focus_encoder=encoder_config("e3schnet", channels=8, lmax=2, num_interactions=2),
+        position_encoder=encoder_config("nequip", channels=8, lmax=3, num_interactions=2)))
+    return SymphonyModel(c, rngs=nnx.Rngs(0))
+
+
+def _batch(positions=None):
+    g = random_molecule_graph(0, n=7)
+    if positions is not None:
+        g.positions = positions.astype(np.float32)
+    return jax.tree.map(jnp.asarray, pad_graphs([g], Budget(8, 60, 2))), g
+
+
+def test_focus_probabilities_invariant_and_position_density_equivariant():
+    model = _model()
+    b, g = _batch()
+    q = random_orthogonal(4, False)
+    br, _ = _batch(g.positions @ q.T)
+    np.testing.assert_allclose(model.focus_logits(br)[:7], model.focus_logits(b)[:7], atol=1e-5)
+    focus, species = jnp.array([2, 0]), jnp.array([1, 0])
+    c = model.position_coefficients(b, focus, species)
+    cr = model.position_coefficients(br, focus, species)
+    v = jnp.asarray(np.random.default_rng(0).normal(size=(20, 3)), jnp.float32)
+    v = v / jnp.linalg.norm(v, axis=-1, keepdims=True)
+
+    def logp(coeffs, pts):  # log-density of graph 0 at directions pts, all radial bins
+        vals = jax.vmap(lambda p: e3nn.to_s2point(coeffs[0], e3nn.IrrepsArray("1o", p)).array)(pts)  # [P, C, R, 1]
+        return jax.nn.logsumexp(vals, axis=1)
+
+    np.testing.assert_allclose(logp(cr, v @ jnp.asarray(q.T, jnp.float32)), logp(c, v), atol=1e-4)
+    # grid level: the rotated model density is not the unrotated one (the check is not vacuous)
+    assert float(jnp.abs(logp(c, v @ jnp.asarray(q.T, jnp.float32)) - logp(c, v)).max()) > 1e-3
+
+
+def test_position_kl_zero_at_target_and_positive_elsewhere():
+    lw = grid_log_weights(30, 59)
+    radii = jnp.linspace(0.9, 2.0, 32)
+    t = jnp.array([[1.0, 0.5, -0.3], [0.2, -1.1, 0.4]])
+    lq = target_position_log_density(t, radii, lw, radial_var=1e-3, beta=10.0, lmax=4)
+    np.testing.assert_allclose(jnp.sum(jnp.exp(lq + lw), axis=(1, 2, 3)), 1.0, atol=1e-4)
+    kw = dict(radial_var=1e-3, beta=10.0, lmax=4)
+    np.testing.assert_allclose(position_kl(lq, t, radii, lw, **kw), 0.0, atol=1e-4)
+    assert np.all(np.asarray(position_kl(lq[::-1], t, radii, lw, **kw)) > 1.0)
+
+
+def test_focus_kl():
+    node_graph = jnp.array([0, 0, 1])
+    mask = jnp.array([True, True, True])
+    q = jnp.array([[0, 1.0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
+    perfect = jnp.array([[-40, 40.0, -40, -40, -40], [-40.0] * 5, [-40.0] * 5])
+    np.testing.assert_allclose(focus_species_kl(perfect, q, jnp.array([False, True]), node_graph, mask, 2), 0.0,
+                               atol=1e-5)
+    flat = jnp.zeros((3, 5))
+    kl = focus_species_kl(flat, q, jnp.array([False, True]), node_graph, mask, 2)
+    np.testing.assert_allclose(kl, [np.log(11.0), np.log(6.0)], rtol=1e-5)  # uniform over 10+1 and 5+1 choices
