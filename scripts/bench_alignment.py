@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import functools
 import platform
-import statistics
-import time
 
 import jax
+from benchtools import median_ms
 import jax.numpy as jnp
 
 from genmol.geometry.rotations import random_rotation
@@ -22,15 +21,6 @@ from genmol.losses.alignment import denoising_target
 
 METHODS = ("kabsch", "fisher", "fisher_series1", "fisher_series2")
 
-
-def bench(fn, *args, reps):
-    jax.block_until_ready(fn(*args))
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        ts.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(ts)
 
 
 def main():
@@ -55,7 +45,7 @@ def main():
         times = {}
         for m in METHODS:
             fn = jax.jit(functools.partial(denoising_target, sigma=0.5, method=m))
-            times[m] = bench(fn, x0, y, reps=a.reps)
+            times[m] = median_ms(fn, x0, y, reps=a.reps)
         row = (f"| {n} | " + " | ".join(f"{times[m]:.2f}" for m in METHODS) + " | "
                + " | ".join(f"{times[m] / times['kabsch']:.2f}" for m in METHODS[1:]) + " |")
         print(row, flush=True)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 
 import e3nn_jax as e3nn
 import flax.linen as linen
 import jax
+from benchtools import median_ms
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -31,15 +30,6 @@ from genmol.nn.interaction import Interaction
 from genmol.nn.message_passing import edge_geometry
 from genmol.nn.radial import envelope, radial_basis
 
-
-def timeit(fn, *args, reps: int) -> float:
-    jax.block_until_ready(fn(*args))  # compile
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
 
 
 class ReferenceLayer(linen.Module):
@@ -115,8 +105,8 @@ def main():
 
                 return jax.grad(f, argnums=(0, 1))(state, a[0])
 
-            t_f = timeit(fwd, state, *arrays, reps=args.reps)
-            t_fb = timeit(fwd_bwd, state, *arrays, reps=args.reps)
+            t_f = median_ms(fwd, state, *arrays, reps=args.reps)
+            t_fb = median_ms(fwd_bwd, state, *arrays, reps=args.reps)
 
             # one layer, ours vs reference, on the hidden irreps
             hidden = natural_irreps(args.channels, lmax)
@@ -132,8 +122,8 @@ def main():
             rparams = ref.init(jax.random.key(0), x, sh, rad, arrays[2], arrays[3], arrays[5])
             refj = jax.jit(lambda p, *a: ref.apply(p, *a).array)
             layer_args = (x, sh, rad, arrays[2], arrays[3], arrays[5])
-            t_ours = timeit(ours, lstate, *layer_args, reps=args.reps)
-            t_ref = timeit(refj, rparams, *layer_args, reps=args.reps)
+            t_ours = median_ms(ours, lstate, *layer_args, reps=args.reps)
+            t_ref = median_ms(refj, rparams, *layer_args, reps=args.reps)
             row = (f"| {name} | {lmax} | {n_params:,} | {t_f:.1f} | {t_fb:.1f} | {n_edges / (t_f / 1e3):,.0f} | "
                    f"{t_ours:.1f} | {t_ref:.1f} | {t_ours / t_ref:.2f} |")
             print(row, flush=True)

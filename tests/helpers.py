@@ -21,3 +21,16 @@ def random_molecule_graph(seed: int, n: int = 12, cutoff: float = 5.0, num_speci
     pos = rng.normal(size=(n, 3)) * 1.6
     s, r = radius_graph(pos, cutoff)
     return Graph(pos.astype(np.float32), rng.integers(0, num_species, n).astype(np.int32), s, r)
+
+
+def tiny_symphony_config(num_radii: int = 8, res_beta: int = 12, res_alpha: int = 23):
+    """A Symphony model config small enough to compile and run in seconds."""
+    import ml_collections
+
+    from genmol.nn import encoder_config
+
+    return ml_collections.ConfigDict(dict(
+        num_species=5, focus_hidden=16, num_radii=num_radii, radius_min=0.9, radius_max=2.0, num_channels=2,
+        position_lmax=3, res_beta=res_beta, res_alpha=res_alpha,
+        focus_encoder=encoder_config("e3schnet", channels=8, lmax=2, num_interactions=2),
+        position_encoder=encoder_config("nequip", channels=8, lmax=3, num_interactions=2)))

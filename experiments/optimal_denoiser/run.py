@@ -25,6 +25,7 @@ import numpy as np
 
 from genmol.config import load_config
 from genmol.data.graph import Budget, pad_graphs
+from genmol.geometry.rotations import haar_rotation_np
 from genmol.io.atomic import atomic_write_text
 from genmol.losses.alignment import denoising_target
 from genmol.losses.optimal_denoiser import optimal_denoiser
@@ -42,11 +43,7 @@ def eval_samples(task: DenoiserTask, sigma: float, n: int, seed: int):
     ms, x0s, ys = [], [], []
     for _ in range(n):
         m = int(rng.integers(len(task.data)))
-        q = rng.normal(size=4)
-        w, x, y_, z = q / np.linalg.norm(q)
-        r = np.array([[1 - 2 * (y_ * y_ + z * z), 2 * (x * y_ - z * w), 2 * (x * z + y_ * w)],
-                      [2 * (x * y_ + z * w), 1 - 2 * (x * x + z * z), 2 * (y_ * z - x * w)],
-                      [2 * (x * z - y_ * w), 2 * (y_ * z + x * w), 1 - 2 * (x * x + y_ * y_)]])
+        r = haar_rotation_np(rng)
         eps = rng.normal(size=(task.n, 3))
         x0 = task.data[m] @ r.T
         ms.append(m)

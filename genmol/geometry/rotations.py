@@ -8,7 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["proper_svd", "random_rotation", "skew", "expm_so3"]
+__all__ = ["proper_svd", "random_rotation", "quaternion_to_matrix", "haar_rotation_np", "skew", "expm_so3"]
 
 
 def proper_svd(m: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -32,16 +32,30 @@ def proper_svd(m: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     return u, s, v
 
 
+def quaternion_to_matrix(q, xp=jnp):
+    """Rotation matrices ``[..., 3, 3]`` of quaternions ``q [..., 4]`` (``w, x, y, z``; normalised here).
+
+    ``xp`` is the array module (``jax.numpy`` or ``numpy``) so data pipelines can stay in numpy.
+    """
+    q = q / xp.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = xp.moveaxis(q, -1, 0)
+    return xp.stack([
+        xp.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+        xp.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+        xp.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
 def random_rotation(key: jax.Array, shape: tuple[int, ...] = (), dtype=jnp.float32) -> jax.Array:
     """Haar-uniform rotations ``[*shape, 3, 3]`` (from uniform unit quaternions)."""
-    q = jax.random.normal(key, shape + (4,), dtype)
-    q = q / jnp.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = jnp.moveaxis(q, -1, 0)
-    return jnp.stack([
-        jnp.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        jnp.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        jnp.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
+    return quaternion_to_matrix(jax.random.normal(key, shape + (4,), dtype))
+
+
+def haar_rotation_np(rng, shape: tuple[int, ...] = ()):
+    """Haar-uniform rotations ``[*shape, 3, 3]`` as numpy arrays from a ``numpy.random.Generator``."""
+    import numpy as np
+
+    return quaternion_to_matrix(rng.normal(size=shape + (4,)), xp=np)
 
 
 def skew(w: jax.Array) -> jax.Array:

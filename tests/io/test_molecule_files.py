@@ -82,6 +82,14 @@ def test_unreadable_sdf_record_is_named_or_counted(tmp_path, mols):
 
 # ---- fuzzing: every parser either returns well-formed molecules or raises GenmolError ----
 
+
+def _mutate(text: str, edits) -> str:
+    """Applies (position, replacement character or deletion) edits to ``text``."""
+    chars = list(text)
+    for pos, ch in edits:
+        chars[min(pos, len(chars) - 1)] = ch
+    return "".join(chars)
+
 XYZ_ALPHABET = "0123456789 .-+eECHNOFXxq\t\n*^=\"'Properties:SR"
 
 
@@ -110,16 +118,14 @@ VALID_EXT = ('2\nProperties=species:S:1:pos:R:3:q:R:1 energy=-1.5 smiles="C O"\n
 @given(st.lists(st.tuples(st.integers(0, len(VALID_EXT) - 1), st.sampled_from(list(XYZ_ALPHABET) + [""])),
                 max_size=6))
 def test_fuzz_extxyz_mutations(tmp_path, edits):
-    text = list(VALID_EXT)
-    for pos, ch in edits:
-        text[min(pos, len(text) - 1)] = ch
+    text = _mutate(VALID_EXT, edits)
     p = tmp_path / "f.extxyz"
-    p.write_text("".join(text))
+    p.write_text(text)
     try:
         _check(list(iter_xyz(p)))
     except GenmolError:
         pass
-    assert isinstance(parse_extxyz_comment("".join(text)), dict)
+    assert isinstance(parse_extxyz_comment(text), dict)
 
 
 METHANE = (FIX / "dsgdb9nsd_000001.xyz").read_text()
@@ -129,11 +135,8 @@ METHANE = (FIX / "dsgdb9nsd_000001.xyz").read_text()
 @given(st.lists(st.tuples(st.integers(0, len(METHANE) - 1), st.sampled_from(list("0123456789.-\t\n *^eCHNx") + [""])),
                 max_size=8))
 def test_fuzz_figshare(edits):
-    text = list(METHANE)
-    for pos, ch in edits:
-        text[min(pos, len(text) - 1)] = ch
     try:
-        m = parse_dsgdb9nsd("".join(text), "fuzz")
+        m = parse_dsgdb9nsd(_mutate(METHANE, edits), "fuzz")
         assert m.positions.shape == (m.num_atoms, 3) and np.all(np.isfinite(m.positions))
     except GenmolError:
         pass
@@ -157,11 +160,8 @@ SDF = _sdf_text()
 @given(st.lists(st.tuples(st.integers(0, len(SDF) - 1), st.sampled_from(list("0123456789.- \nCHOVM$") + [""])),
                 max_size=6))
 def test_fuzz_sdf(tmp_path, edits):
-    text = list(SDF)
-    for pos, ch in edits:
-        text[min(pos, len(text) - 1)] = ch
     p = tmp_path / "f.sdf"
-    p.write_text("".join(text))
+    p.write_text(_mutate(SDF, edits))
     for lenient in (False, True):
         try:
             ms, errors = read_molecules(p, lenient=lenient)

@@ -3,23 +3,17 @@
 import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from flax import nnx
 
 from genmol.data.graph import Budget, pad_graphs
 from genmol.models.symphony.loss import focus_species_kl, position_kl, target_position_log_density
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
-from genmol.nn import encoder_config
-from tests.helpers import random_molecule_graph, random_orthogonal
+from tests.helpers import random_molecule_graph, random_orthogonal, tiny_symphony_config
 
 
 def _model():
-    c = ml_collections.ConfigDict(dict(
-        num_species=5, focus_hidden=16, num_radii=8, radius_min=0.9, radius_max=2.0, num_channels=2,
-        position_lmax=3, res_beta=12, res_alpha=23,
-        focus_encoder=encoder_config("e3schnet", channels=8, lmax=2, num_interactions=2),
-        position_encoder=encoder_config("nequip", channels=8, lmax=3, num_interactions=2)))
+    c = tiny_symphony_config()
     return SymphonyModel(c, rngs=nnx.Rngs(0))
 
 

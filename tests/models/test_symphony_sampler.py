@@ -2,23 +2,18 @@
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 from flax import nnx
 
 from genmol.models.symphony.model import SymphonyModel
 from genmol.models.symphony.sampler import SamplerConfig, make_sampler
-from genmol.nn import encoder_config
+from tests.helpers import tiny_symphony_config
 
 
 @pytest.fixture(scope="module")
 def sampler_and_model():
-    c = ml_collections.ConfigDict(dict(
-        num_species=5, focus_hidden=16, num_radii=16, radius_min=0.9, radius_max=2.0, num_channels=2,
-        position_lmax=3, res_beta=20, res_alpha=39,
-        focus_encoder=encoder_config("e3schnet", channels=8, lmax=2, num_interactions=2),
-        position_encoder=encoder_config("nequip", channels=8, lmax=3, num_interactions=2)))
+    c = tiny_symphony_config(num_radii=16, res_beta=20, res_alpha=39)
     model = SymphonyModel(c, rngs=nnx.Rngs(0))
     # push p(STOP) down so molecules grow: large positive species logits
     model.focus_out.bias.value = model.focus_out.bias.value + 6.0

@@ -21,6 +21,7 @@ from genmol.data.graph import Budget, Graph, GraphBatch, pad_graphs, to_dense
 from genmol.data.molecules import species_index
 from genmol.data.qm9 import load_qm9
 from genmol.errors import ConfigError
+from genmol.geometry.rotations import haar_rotation_np
 from genmol.losses.alignment import denoising_target, masked_mse
 from genmol.models.denoiser.model import PointCloudDenoiser, edm_coefficients
 
@@ -38,14 +39,6 @@ def toy_molecules(num_atoms: int, num_molecules: int, source: str = "embedded"):
     pos = np.stack([m.positions - m.positions.mean(0) for m in mols])
     species = np.stack([species_index(m.atomic_numbers) for m in mols])
     return pos, species
-
-
-def _haar(rng: np.random.Generator) -> np.ndarray:
-    q = rng.normal(size=4)
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 class DenoiserTask:
@@ -66,7 +59,7 @@ class DenoiserTask:
         dc = self.config.data
         rng = np.random.default_rng([int(self.config.seed), int(step), int(index)])
         m = int(rng.integers(len(self.data)))
-        r = _haar(rng)
+        r = haar_rotation_np(rng)
         sigma = float(np.exp(rng.uniform(np.log(dc.sigma_min), np.log(dc.sigma_max))))
         eps = rng.normal(size=(self.n, 3))
         x0 = self.data[m] @ r.T
