@@ -19,6 +19,6 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.intensive = True
     c.optim = optim_config(name="adam", learning_rate=2e-3, schedule="warmup_cosine", warmup_steps=100,
                            grad_clip=10.0)
-    c.train = ml_collections.ConfigDict(dict(steps=3000, batch_size=32, log_every=50, checkpoint_every=500,
+    c.train = ml_collections.ConfigDict(dict(steps=2000, batch_size=32, log_every=50, checkpoint_every=500,
                                              keep_checkpoints=3, eval_every=500, ema_decay=0.99))
     return c
