@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["TASKS", "get_task"]
+__all__ = ["TASKS", "MODELS", "get_task", "get_model_class"]
 
 TASKS = {
     "property": "genmol.models.property.task:PropertyTask",
@@ -12,12 +12,27 @@ TASKS = {
     "symphony": "genmol.models.symphony.task:SymphonyTask",
 }
 
+MODELS = {
+    "property": "genmol.models.property.model:PropertyModel",
+    "denoiser": "genmol.models.denoiser.model:PointCloudDenoiser",
+    "symphony": "genmol.models.symphony.model:SymphonyModel",
+}
+
+
+def _resolve(table: dict, name: str, what: str):
+    from genmol.errors import GenmolError
+
+    if name not in table:
+        raise GenmolError(f"unknown {what} {name!r}; choose one of {sorted(table)}")
+    module, attr = table[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def get_model_class(name: str):
+    """The nnx model class registered as ``name`` (built as ``cls(config.model, rngs=...)``)."""
+    return _resolve(MODELS, name, "model")
+
 
 def get_task(name: str):
     """The task class registered as ``name``."""
-    from genmol.errors import GenmolError
-
-    if name not in TASKS:
-        raise GenmolError(f"unknown model {name!r}; choose one of {sorted(TASKS)}")
-    module, attr = TASKS[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    return _resolve(TASKS, name, "model")

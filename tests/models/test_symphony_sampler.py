@@ -16,7 +16,7 @@ def sampler_and_model():
     c = tiny_symphony_config(num_radii=16, res_beta=20, res_alpha=39)
     model = SymphonyModel(c, rngs=nnx.Rngs(0))
     # push p(STOP) down so molecules grow: large positive species logits
-    model.focus_out.bias.value = model.focus_out.bias.value + 6.0
+    model.focus_out.bias[...] = model.focus_out.bias[...] + 6.0
     return make_sampler(model, 5.0, SamplerConfig(max_atoms=9)), model
 
 

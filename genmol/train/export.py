@@ -1,0 +1,79 @@
+"""Self-describing model directories: ``config.json`` + ``params.npz`` + ``metadata.json``.
+
+``export_model`` writes one from a training run (EMA weights by default); ``load_model(path)``
+rebuilds the model from its config alone, so a shipped model needs no training code or data.
+Parameter arrays are stored under their '/'-joined tree paths; loading checks every name and
+shape against the freshly built model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+import genmol
+from genmol.config import read_config_json, save_config
+from genmol.errors import GenmolError
+from genmol.io.atomic import atomic_open, atomic_write_text
+
+__all__ = ["export_model", "load_model", "build_model"]
+
+
+def _flatten(params) -> dict[str, np.ndarray]:
+    flat, _ = jax.tree_util.tree_flatten_with_path(params)
+    return {"/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): np.asarray(v) for path, v in flat}
+
+
+def build_model(config, seed: int = 0) -> nnx.Module:
+    """The model class registered for ``config.model_name``, built from ``config.model``."""
+    from genmol.models import get_model_class
+
+    return get_model_class(config.model_name)(config.model, rngs=nnx.Rngs(seed))
+
+
+def export_model(config, params, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Writes a model directory from a resolved ``config`` and pure-dict ``params``."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    save_config(config, path / "config.json")
+    with atomic_open(path / "params.npz", "wb") as f:
+        np.savez_compressed(f, **_flatten(params))
+    meta = {"genmol_version": genmol.__version__, "model_name": config.model_name,
+            "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(metadata or {})}
+    atomic_write_text(path / "metadata.json", json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def load_model(path: str | os.PathLike) -> tuple[nnx.Module, object, dict]:
+    """``(model, config, metadata)`` from a directory written by :func:`export_model`."""
+    path = Path(path)
+    for name in ("config.json", "params.npz"):
+        if not (path / name).is_file():
+            raise GenmolError(f"{path} is not a genmol model directory (missing {name})")
+    config = read_config_json(path / "config.json")
+    model = build_model(config)
+    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
+    pure = nnx.to_pure_dict(template)
+    with np.load(path / "params.npz") as f:
+        stored = {k: f[k] for k in f.files}
+    expected = _flatten(pure)
+    if set(stored) != set(expected):
+        missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+        raise GenmolError(f"{path}/params.npz does not match the model in config.json "
+                          f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    for k, v in expected.items():
+        if stored[k].shape != v.shape:
+            raise GenmolError(f"{path}/params.npz: {k} has shape {stored[k].shape}, the model needs {v.shape}")
+    leaves_paths, treedef = jax.tree_util.tree_flatten_with_path(pure)
+    names = ["/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in p) for p, _ in leaves_paths]
+    params = jax.tree_util.tree_unflatten(treedef, [stored[n] for n in names])
+    nnx.replace_by_pure_dict(template, params)
+    meta_path = path / "metadata.json"
+    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return nnx.merge(graphdef, template, rest), config, metadata
