@@ -1,15 +1,12 @@
 """Tiny property-regression config for tests and CI (seconds on CPU)."""
 
-import importlib.util
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("_property_qm9", Path(__file__).with_name("qm9.py"))
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+from genmol.config import load_config
 
 
 def get_config():
-    c = _base.get_config()
+    c = load_config(Path(__file__).with_name("qm9.py"))
     c.data.limit = 200
     c.data.num_valid = 40
     c.model.encoder.channels = 8

@@ -1,15 +1,12 @@
 """Tiny Symphony config for tests and CI (seconds on CPU)."""
 
-import importlib.util
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("_symphony_cpu", Path(__file__).with_name("qm9_cpu.py"))
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+from genmol.config import load_config
 
 
 def get_config():
-    c = _base.get_config()
+    c = load_config(Path(__file__).with_name("qm9_cpu.py"))
     c.data.limit = 8
     for enc in (c.model.focus_encoder, c.model.position_encoder):
         enc.channels = 8

@@ -128,9 +128,6 @@ class Encoder(nnx.Module):
         return x * node_mask[:, None]
 
 
-
-
-
 def create_encoder(config: ml_collections.ConfigDict, *, rngs: nnx.Rngs) -> Encoder:
     """Builds the encoder named ``config.name``.
 

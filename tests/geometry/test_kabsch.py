@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genmol.geometry.kabsch import aligned_rmsd, kabsch, kabsch_align, rotation_from_covariance
+from genmol.geometry.kabsch import aligned_rmsd, kabsch, rotation_from_covariance
 from genmol.geometry.rotations import expm_so3, proper_svd, random_rotation
 from tests.helpers import random_orthogonal
 

@@ -52,7 +52,6 @@ class PropertyTask:
         self.batch_size = int(config.train.batch_size)
         max_n = max(g.num_nodes for g in self.graphs)
         max_e = max(g.num_edges for g in self.graphs)
-        self._budget_cache: dict[int, Budget] = {}
         self._max = (max_n, max_e)
 
     def budget(self, num_shards: int) -> Budget:

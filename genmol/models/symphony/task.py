@@ -120,7 +120,6 @@ class SymphonyTask:
 
     def loss(self, model: SymphonyModel, batch: GraphBatch, rng: jax.Array) -> dict[str, jax.Array]:
         g = batch.graph_mask.shape[0]
-        mc = self.config.model
         stop = batch.graph_features["stop"]
         focus_kl = focus_species_kl(model.focus_logits(batch), batch.node_features["target_probs"], stop,
                                     batch.node_graph, batch.node_mask, g)
