@@ -209,6 +209,31 @@ def sample_molecules_cmd(
                   f"{stats['stopped_fraction']:.0%} emitted STOP)")
 
 
+@app.command("view")
+def view_cmd(
+    file: Path = typer.Argument(..., help="Molecules to show (.sdf, .xyz, .extxyz or .npz)."),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (self-contained, works offline)."),
+    limit: int = typer.Option(60, "--max", help="Show at most this many molecules."),
+):
+    """Write an HTML page showing molecules in 3D with SMILES and validity."""
+    from genmol.eval.molecules import evaluate_molecules
+    from genmol.io.molecule_files import read_molecules
+    from genmol.viz.molecules_html import write_molecules_html
+
+    ms, errors = read_molecules(file, lenient=True)
+    ms = ms.subset(range(min(limit, len(ms))))
+    errors = errors[: len(ms)]
+    res = evaluate_molecules(ms, record_errors=errors)
+    captions = []
+    for i in range(len(ms)):
+        smi = res.xyz2mol_smiles[i]
+        state = "xyz2mol-valid" if smi else "invalid"
+        edm = "EDM-stable" if res.mol_stable[i] else "not EDM-stable"
+        captions.append(f"#{i}: {smi or errors[i] or '—'} · {ms.num_atoms[i]} atoms · {state} · {edm}")
+    write_molecules_html(out, list(ms), captions, title=f"{file.name}: {len(ms)} molecules")
+    console.print(f"wrote {out} ({len(ms)} molecules)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -93,3 +93,15 @@ def test_evaluate_counts_bad_records(tmp_path):
     out = genmol("evaluate", "molecules", str(p), "--reference", "none", "--json", str(tmp_path / "o.json"))
     assert out.returncode == 0, out.stderr
     assert "unknown element" in out.stdout and "│ n " in out.stdout
+
+
+def test_view_writes_self_contained_html(tmp_path):
+    from genmol.data.qm9 import load_qm9
+    from genmol.io.molecule_files import write_molecules
+
+    write_molecules(tmp_path / "m.sdf", load_qm9("embedded").subset(range(5)))
+    out = genmol("view", str(tmp_path / "m.sdf"), "--out", str(tmp_path / "v.html"))
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "v.html").read_text()
+    assert text.count("<canvas") == 5 and "C#CC#C" in text and "xyz2mol-valid" in text
+    assert "http" not in text  # nothing fetched from the network

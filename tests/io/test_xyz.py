@@ -58,3 +58,15 @@ def test_fuzz_reader_never_crashes(tmp_path, text):
         return
     for m in mols:
         assert m.positions.shape == (m.num_atoms, 3) and np.all(np.isfinite(m.positions))
+
+
+def test_atomic_writes_have_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from genmol.io.atomic import atomic_write_text
+
+    atomic_write_text(tmp_path / "out.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o666 & ~umask
