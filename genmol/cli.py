@@ -209,6 +209,19 @@ def sample_molecules_cmd(
                   f"{stats['stopped_fraction']:.0%} emitted STOP)")
 
 
+@app.command("plot")
+def plot_cmd(
+    workdir: Path = typer.Argument(..., help="Training run directory (with metrics.jsonl)."),
+    out: Path = typer.Option(..., "--out", "-o", help="PNG file to write."),
+    smooth: int = typer.Option(1, "--smooth", help="Moving-average window over logged points."),
+):
+    """Plot a run's learning curves (train/* and eval/* metrics) to a PNG."""
+    from genmol.viz.curves import plot_learning_curves
+
+    keys = plot_learning_curves(workdir, out, smooth=smooth)
+    console.print(f"wrote {out} ({', '.join(keys)})")
+
+
 @app.command("view")
 def view_cmd(
     file: Path = typer.Argument(..., help="Molecules to show (.sdf, .xyz, .extxyz or .npz)."),

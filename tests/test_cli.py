@@ -105,3 +105,14 @@ def test_view_writes_self_contained_html(tmp_path):
     text = (tmp_path / "v.html").read_text()
     assert text.count("<canvas") == 5 and "C#CC#C" in text and "xyz2mol-valid" in text
     assert "http" not in text  # nothing fetched from the network
+
+
+def test_plot_learning_curves(tmp_path):
+    out = genmol("train", "property", "--config", "configs/property/test.py", "--workdir", str(tmp_path / "w"),
+                 "--no-progress", "--set", "train.steps=4")
+    assert out.returncode == 0, out.stderr
+    out = genmol("plot", str(tmp_path / "w"), "--out", str(tmp_path / "c.png"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    out = genmol("plot", str(tmp_path), "--out", str(tmp_path / "d.png"))
+    assert out.returncode == 2 and "no metrics.jsonl records" in out.stderr
