@@ -80,7 +80,7 @@ def data_qm9(
 
     resolved = ("qm9pack" if qm9pack_dir() is not None else "embedded") if source == "auto" else source
     ms = load_qm9(resolved)
-    out = Console()
+    out = Console(soft_wrap=True)
     out.print(f"QM9 source: [bold]{resolved}[/bold]")
     if stats:
         d = describe(ms)
@@ -122,7 +122,7 @@ def evaluate_molecules_cmd(
         ref, ref_desc = reference_smiles(reference)
     res = evaluate_molecules(ms, reference_smiles=ref, xyz2mol_metrics=xyz2mol, posebusters=posebusters,
                              record_errors=errors)
-    out = Console()
+    out = Console(soft_wrap=True)
     out.print(f"{file}: {res.summary['n']} molecules")
     t = Table()
     t.add_column("metric")

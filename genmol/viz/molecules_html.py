@@ -90,7 +90,7 @@ def molecules_html(molecules, captions: list[str] | None = None, title: str = "g
         z = np.asarray(m.atomic_numbers)
         pos = np.asarray(m.positions, float)
         pos = pos - pos.mean(0) if len(pos) else pos
-        extent = float(np.abs(pos).max()) if len(pos) else 1.0
+        extent = float(np.linalg.norm(pos, axis=1).max()) + 0.4 if len(pos) else 1.0  # any rotation stays inside
         data.append({"pos": np.round(pos, 3).tolist(), "bonds": _bonds(z, pos) if len(z) else [],
                      "col": [CPK.get(int(a), "#ff69b4") for a in z], "rad": [RADIUS.get(int(a), 0.4) for a in z],
                      "extent": extent})
