@@ -37,7 +37,7 @@ from genmol.train.optim import create_optimizer
 from genmol.train.sharding import create_mesh, num_local_shards, shard_batch
 from genmol.train.task import Task
 
-__all__ = ["train_and_evaluate", "TrainResult", "merge_params", "load_params"]
+__all__ = ["train_and_evaluate", "TrainResult", "make_steps", "merge_params", "load_params"]
 
 
 @dataclasses.dataclass
@@ -95,7 +95,9 @@ class _Prefetcher:
         self._stop.set()
 
 
-def _make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float):
+def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float):
+    """``(train_step(state, batch, rng) -> (state, metrics), eval_step(params, batch, rng) -> (sums, count))``,
+    unjitted; ``batch`` is stacked over local shards (leading axis)."""
     def per_graph_means(params, batch, rng):
         model = merge_params(graphdef, template, rest, params)
         keys = jax.random.split(rng, batch.graph_mask.shape[0])
@@ -181,7 +183,7 @@ def train_and_evaluate(
     save_config(config, workdir / "config.json")
     writer = MetricWriter(workdir, resume_step=start if resume else None)
 
-    train_step, eval_step = _make_steps(task, graphdef, template, rest, tx, ema_decay)
+    train_step, eval_step = make_steps(task, graphdef, template, rest, tx, ema_decay)
     train_step = jax.jit(train_step, donate_argnums=(0,))
     eval_step = jax.jit(eval_step)
     base_key = jax.random.key(int(config.seed))

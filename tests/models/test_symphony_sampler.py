@@ -1,7 +1,6 @@
 """The jitted sampler: determinism, max-atoms bound, placement geometry, seed fragments kept."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
@@ -17,7 +16,7 @@ def sampler_and_model():
     model = SymphonyModel(c, rngs=nnx.Rngs(0))
     # push p(STOP) down so molecules grow: large positive species logits
     model.focus_out.bias[...] = model.focus_out.bias[...] + 6.0
-    return make_sampler(model, 5.0, SamplerConfig(max_atoms=9)), model
+    return make_sampler(model, 5.0, SamplerConfig(max_atoms=9, segment_atoms=(4, 6))), model
 
 
 def _run(sampler, seed, k=6, seed_atoms=1):
@@ -26,8 +25,7 @@ def _run(sampler, seed, k=6, seed_atoms=1):
     if seed_atoms == 2:
         pos[:, 1] = [1.1, 0.0, 0.0]
         sp[:, 0] = 1
-    return [np.asarray(x) for x in sampler(jax.random.split(jax.random.key(seed), k), jnp.asarray(pos),
-                                           jnp.asarray(sp), jnp.full(k, seed_atoms, jnp.int32))]
+    return sampler(jax.random.split(jax.random.key(seed), k), pos, sp, seed_atoms)
 
 
 def test_deterministic_for_a_seed_and_bounded(sampler_and_model):
@@ -50,3 +48,22 @@ def test_new_atoms_are_placed_within_the_radial_range_of_some_atom(sampler_and_m
         for i in range(2, n[k]):
             d = np.linalg.norm(p[:i] - p[i], axis=-1)
             assert np.any((d >= 0.9 - 0.04) & (d <= 2.0 + 0.04))  # the focus; refine jitters within half a bin
+
+
+def test_segmented_budgets_give_the_same_molecules_as_one_scan(sampler_and_model):
+    _, model = sampler_and_model
+    whole = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, segment_atoms=()))
+    for seed_atoms in (1, 2):
+        a = _run(sampler_and_model[0], 5, seed_atoms=seed_atoms)
+        b = _run(whole, 5, seed_atoms=seed_atoms)
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(x, y, atol=1e-5)
+
+
+def test_greedy_sampling_is_the_same_for_every_key(sampler_and_model):
+    _, model = sampler_and_model
+    greedy = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, greedy=True))
+    pos, sp, n, _ = _run(greedy, 0, k=3)
+    assert n[0] == n[1] == n[2]
+    np.testing.assert_allclose(pos[0], pos[1], atol=1e-6)
+    np.testing.assert_array_equal(sp[0], sp[2])

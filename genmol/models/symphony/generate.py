@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -62,9 +61,10 @@ def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: i
     sampler = make_sampler(model, cutoff, SamplerConfig(max_atoms=max_atoms, focus_beta=focus_beta,
                                                         position_beta=position_beta))
     batch = max(1, min(batch, num))
-    init_pos = jnp.zeros((batch, max_atoms, 3), jnp.float32).at[:, :k].set(pos0)
-    init_sp = jnp.zeros((batch, max_atoms), jnp.int32).at[:, :k].set(sp0)
-    n0 = jnp.full((batch,), k, jnp.int32)
+    init_pos = np.zeros((batch, max_atoms, 3), np.float32)
+    init_pos[:, :k] = pos0
+    init_sp = np.zeros((batch, max_atoms), np.int32)
+    init_sp[:, :k] = sp0
     z_of = np.asarray(elements)
     out: list[Molecule] = []
     t0 = time.perf_counter()
@@ -72,7 +72,7 @@ def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: i
     with tqdm(total=num, desc="sampling", unit="mol", disable=not progress) as bar:
         for chunk in range(0, num, batch):
             keys = jax.random.split(jax.random.fold_in(base, chunk // batch), batch)
-            pos, sp, n, stopped = (np.asarray(x) for x in sampler(keys, init_pos, init_sp, n0))
+            pos, sp, n, stopped = sampler(keys, init_pos, init_sp, k)
             for i in range(min(batch, num - chunk)):
                 m = int(n[i])
                 out.append(Molecule(z_of[sp[i, :m]], pos[i, :m].astype(np.float64),

@@ -6,7 +6,16 @@ radial bin from the marginal of the position density (position inverse temperatu
 ``position_beta``) and a direction on the S² grid inside that bin. The new atom sits at
 ``focus + r_bin * direction``; with ``refine=True`` the radius is drawn uniformly within
 its bin and the direction jittered within its grid cell, so samples are not quantised to
-the grid. Molecules that reach ``max_atoms`` without STOP are flagged ``stopped=False``.
+the grid. ``greedy=True`` takes the most probable choice at every draw instead (no refinement).
+Molecules that reach ``max_atoms`` without STOP are flagged ``stopped=False``.
+
+Cost: every step runs both encoders on a padded graph of all slots (``k (k-1)`` edge slots for
+``k`` atom slots), so the scan is split into segments of growing slot budgets
+(``segment_atoms``, then ``max_atoms``): a molecule that has made ``t`` steps has at most
+``n0 + t`` atoms, so segment ``k`` only needs that many slots. Between segments, sampling
+ends early once every molecule has emitted STOP. Results are identical to one scan over
+``max_atoms`` slots (``segment_atoms=()``): each step's key depends only on the step index and
+every draw has the same shape in every segment.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from genmol.data.graph import GraphBatch
@@ -32,17 +42,23 @@ class SamplerConfig:
     res_beta: int | None = None
     res_alpha: int | None = None
     refine: bool = True
+    greedy: bool = False
+    segment_atoms: tuple[int, ...] = (8, 14, 20, 26)
+
+
+def _draw(key, logits, greedy: bool):
+    return jnp.argmax(logits) if greedy else jax.random.categorical(key, logits)
 
 
 def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig):
-    """Returns ``sample(keys [K], positions [K, M, 3], species [K, M], n0 [K]) -> (positions, species, n, stopped)``.
+    """Returns ``sample(keys [K], positions [K, M, 3], species [K, M], n0: int) -> (positions, species, n, stopped)``
+    (numpy arrays; ``M = max_atoms``).
 
-    ``positions``/``species`` hold the seed fragments (first ``n0`` atoms), the rest is ignored.
+    ``positions``/``species`` hold the seed fragments (their first ``n0`` atoms, Å and species
+    indices); the rest is ignored.
     """
     graphdef, state = nnx.split(model)
     m = int(config.max_atoms)
-    n_slots = m + 1  # the last slot is the padding node of the padded-graph convention
-    e_max = m * (m - 1)
     res_beta = config.res_beta or model.res_beta
     res_alpha = config.res_alpha or model.res_alpha
     log_w = grid_log_weights(res_beta, res_alpha)
@@ -50,52 +66,84 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig):
     radii = model.radii
     dr = (radii[-1] - radii[0]) / max(len(radii) - 1, 1)
     num_species = model.num_species
+    greedy = bool(config.greedy)
+    refine = bool(config.refine) and not greedy
 
-    def step(carry, key):
-        pos, sp, n, done = carry
-        mdl = nnx.merge(graphdef, state)
-        node_mask = jnp.arange(n_slots) < n
-        s, r, em, _ = radius_graph_padded(pos, node_mask, cutoff, e_max)
-        s = jnp.where(em, s, n_slots - 1)
-        r = jnp.where(em, r, n_slots - 1)
-        batch = GraphBatch(pos, sp, s, r, jnp.where(node_mask, 0, 1).astype(jnp.int32), node_mask, em,
-                           jnp.array([True, False]), jnp.stack([n, n_slots - n]).astype(jnp.int32), {}, {})
-        k1, k2, k3, k4, k5 = jax.random.split(key, 5)
-        logits = mdl.focus_logits(batch) * config.focus_beta
-        flat = jnp.concatenate([logits.reshape(-1), jnp.zeros(1)])
-        choice = jax.random.categorical(k1, flat)
-        stop = choice == flat.shape[0] - 1
-        focus = jnp.where(stop, 0, choice // num_species)
-        species = jnp.where(stop, 0, choice % num_species)
-        pl = mdl.position_logits(batch, jnp.stack([focus, n_slots - 1]), jnp.stack([species, 0]),
-                                 res_beta, res_alpha)[0] * config.position_beta  # [R, B, A]
-        lp = pl + log_w
-        ri = jax.random.categorical(k2, jax.nn.logsumexp(lp, axis=(1, 2)))
-        idx = jax.random.categorical(k3, lp[ri].reshape(-1))
-        b, a = idx // res_alpha, idx % res_alpha
-        direction = vectors[b, a]
-        radius = radii[ri]
-        if config.refine:
-            radius = radius + (jax.random.uniform(k4) - 0.5) * dr
-            jitter = jax.random.normal(k5, (3,)) * (jnp.pi / res_beta) / 2
-            direction = direction + jitter - jnp.dot(jitter, direction) * direction
-            direction = direction / jnp.linalg.norm(direction)
-        new = pos[focus] + radius * direction
-        add = (~done) & (~stop) & (n < m)
-        slot = jnp.minimum(n, m - 1)
-        pos = pos.at[slot].set(jnp.where(add, new, pos[slot]))
-        sp = sp.at[slot].set(jnp.where(add, species, sp[slot]))
-        return (pos, sp, n + add.astype(n.dtype), done | stop), None
+    def make_step(cap: int):
+        n_slots = cap + 1  # the last slot is the padding node of the padded-graph convention
+        e_max = cap * (cap - 1)
 
-    def sample_one(key, positions, species, n0):
-        pos = jnp.zeros((n_slots, 3), jnp.float32).at[:m].set(positions)
-        sp = jnp.zeros((n_slots,), jnp.int32).at[:m].set(species)
-        mask = jnp.arange(n_slots) < n0
-        pos = jnp.where(mask[:, None], pos, 0.0)
-        (pos, sp, n, done), _ = jax.lax.scan(step, (pos, sp, n0.astype(jnp.int32), jnp.array(False)),
-                                             jax.random.split(key, m + 1))
-        return pos[:m], sp[:m], n, done
+        def step(carry, key):
+            pos, sp, n, done = carry
+            mdl = nnx.merge(graphdef, state)
+            node_mask = jnp.arange(n_slots) < n
+            s, r, em, _ = radius_graph_padded(pos, node_mask, cutoff, e_max)
+            s = jnp.where(em, s, n_slots - 1)
+            r = jnp.where(em, r, n_slots - 1)
+            batch = GraphBatch(pos, sp, s, r, jnp.where(node_mask, 0, 1).astype(jnp.int32), node_mask, em,
+                               jnp.array([True, False]), jnp.stack([n, n_slots - n]).astype(jnp.int32), {}, {})
+            k1, k2, k3, k4, k5 = jax.random.split(key, 5)
+            logits = mdl.focus_logits(batch) * config.focus_beta
+            # the same flat length in every segment, so that a seed draws the same molecule
+            flat = jnp.concatenate([logits.reshape(-1), jnp.full(((m + 1 - n_slots) * num_species,), -jnp.inf),
+                                    jnp.zeros(1)])
+            choice = _draw(k1, flat, greedy)
+            stop = choice == flat.shape[0] - 1
+            focus = jnp.where(stop, 0, choice // num_species)
+            species = jnp.where(stop, 0, choice % num_species)
+            pl = mdl.position_logits(batch, jnp.stack([focus, n_slots - 1]), jnp.stack([species, 0]),
+                                     res_beta, res_alpha)[0] * config.position_beta  # [R, B, A]
+            lp = pl + log_w
+            ri = _draw(k2, jax.nn.logsumexp(lp, axis=(1, 2)), greedy)
+            idx = _draw(k3, lp[ri].reshape(-1), greedy)
+            b, a = idx // res_alpha, idx % res_alpha
+            direction = vectors[b, a]
+            radius = radii[ri]
+            if refine:
+                radius = radius + (jax.random.uniform(k4) - 0.5) * dr
+                jitter = jax.random.normal(k5, (3,)) * (jnp.pi / res_beta) / 2
+                direction = direction + jitter - jnp.dot(jitter, direction) * direction
+                direction = direction / jnp.linalg.norm(direction)
+            new = pos[focus] + radius * direction
+            add = (~done) & (~stop) & (n < m)
+            slot = jnp.minimum(n, cap - 1)
+            pos = pos.at[slot].set(jnp.where(add, new, pos[slot]))
+            sp = sp.at[slot].set(jnp.where(add, species, sp[slot]))
+            return (pos, sp, n + add.astype(n.dtype), done | stop), None
 
-    return jax.jit(jax.vmap(sample_one))
+        def run(keys, pos, sp, n, done):  # one molecule: keys [T], pos [cap, 3], sp [cap]
+            pos = jnp.concatenate([pos, jnp.zeros((1, 3), pos.dtype)])
+            sp = jnp.concatenate([sp, jnp.zeros((1,), sp.dtype)])
+            (pos, sp, n, done), _ = jax.lax.scan(step, (pos, sp, n, done), keys)
+            return pos[:cap], sp[:cap], n, done
 
+        return jax.jit(jax.vmap(run))
 
+    segments: dict[int, object] = {}
+
+    def sample(keys, positions, species, n0: int):
+        n0 = int(n0)
+        total = m - n0 + 1  # the last step can only emit STOP (or nothing, at max_atoms)
+        step_keys = jax.vmap(lambda k: jax.random.split(k, m + 1))(keys)
+        num = keys.shape[0]
+        pos = jnp.zeros((num, m, 3), jnp.float32).at[:, :n0].set(jnp.asarray(positions, jnp.float32)[:, :n0])
+        sp = jnp.zeros((num, m), jnp.int32).at[:, :n0].set(jnp.asarray(species, jnp.int32)[:, :n0])
+        n = jnp.full((num,), n0, jnp.int32)
+        done = jnp.zeros((num,), bool)
+        t = 0
+        caps = sorted({c for c in config.segment_atoms if n0 < c < m}) + [m]
+        for cap in caps:
+            steps = total - t if cap == m else cap - n0 - t
+            if steps <= 0:
+                continue
+            if cap not in segments:
+                segments[cap] = make_step(cap)
+            p, s, n, done = segments[cap](step_keys[:, t:t + steps], pos[:, :cap], sp[:, :cap], n, done)
+            pos = pos.at[:, :cap].set(p)
+            sp = sp.at[:, :cap].set(s)
+            t += steps
+            if bool(jnp.all(done)):
+                break
+        return np.asarray(pos), np.asarray(sp), np.asarray(n), np.asarray(done)
+
+    return sample

@@ -1,0 +1,95 @@
+"""Symphony speed on this machine: training steps/s and fragments/s, sampling molecules/s.
+
+For each config (default: the shipped CPU config and the paper-size config): the jitted
+training step the trainer runs (forward + backward + optimizer + EMA) on real QM9 fragment
+batches, the host-side fragment batching alone, and sampling ``--num`` molecules from a
+freshly initialised model of that size (speed does not depend on the weights' values, only
+on how many atoms each molecule grows to, so a trained checkpoint can be given instead).
+
+Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--num 1000]
+                                        [--checkpoint DIR] [--out FILE.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import jax
+import numpy as np
+from flax import nnx
+
+from genmol.config import load_config
+from genmol.data.graph import stack_batches
+from genmol.models.symphony.task import SymphonyTask
+from genmol.models.symphony.generate import generate_molecules
+from genmol.train.optim import create_optimizer
+from genmol.train.trainer import make_steps
+
+
+def bench_training(config, steps: int) -> dict:
+    task = SymphonyTask(config)
+    model = task.create_model(nnx.Rngs(0))
+    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
+    params = nnx.to_pure_dict(template)
+    tx = create_optimizer(config.optim, 1000)
+    state = dict(params=params, opt_state=tx.init(params), step=np.int32(0), ema=params)
+    train_step, _ = make_steps(task, graphdef, template, rest, tx, 0.999)
+    train_step = jax.jit(train_step)
+    t = time.perf_counter()
+    batches = [stack_batches([task.train_batch(s, 0, 1)]) for s in range(steps + 1)]
+    data_s = (time.perf_counter() - t) / (steps + 1)
+    t = time.perf_counter()
+    state, m = train_step(state, batches[0], jax.random.key(0))
+    jax.block_until_ready(m)
+    compile_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for s in range(1, steps + 1):
+        state, m = train_step(state, batches[s], jax.random.key(s))
+    jax.block_until_ready(m)
+    step_s = (time.perf_counter() - t) / steps
+    n_params = sum(x.size for x in jax.tree.leaves(params))
+    return dict(task=task, model=model, params=n_params, batch=int(config.train.batch_size), compile_s=compile_s,
+                step_s=step_s, data_s=data_s)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", nargs="+", default=["configs/symphony/qm9_cpu.py", "configs/symphony/qm9.py"])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--num", type=int, default=1000)
+    ap.add_argument("--sample-batch", type=int, default=100)
+    ap.add_argument("--checkpoint", default=None, help="sample from this exported model instead of random weights "
+                                                        "(first config only)")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    lines = ["# Symphony speed\n", f"Machine: {platform.processor() or platform.machine()}, "
+             f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n",
+             "| config | params | batch (fragments) | train step ms | steps/s | fragments/s | host batching ms "
+             "| compile s | sampled molecules | molecules/s (incl. compile) | mean atoms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for i, path in enumerate(args.configs):
+        config = load_config(path, ["data.source='embedded'"])
+        r = bench_training(config, args.steps)
+        model = r["model"]
+        if args.checkpoint and i == 0:
+            from genmol.train.export import load_model
+            model, _, _ = load_model(args.checkpoint)
+        mols, stats = generate_molecules(model, float(config.model.focus_encoder.cutoff), args.num,
+                                         batch=args.sample_batch, progress=False)
+        mean_atoms = float(np.mean([m.num_atoms for m in mols]))
+        row = (f"| {path} | {r['params']:,} | {r['batch']} | {1e3 * r['step_s']:.0f} | {1 / r['step_s']:.2f} | "
+               f"{r['batch'] / r['step_s']:.0f} | {1e3 * r['data_s']:.0f} | {r['compile_s']:.0f} | {args.num} | "
+               f"{stats['molecules_per_s']:.1f} | {mean_atoms:.1f} |")
+        print(row, flush=True)
+        lines.append(row)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        from genmol.io.atomic import atomic_write_text
+        atomic_write_text(args.out, text)
+
+
+if __name__ == "__main__":
+    main()
