@@ -21,6 +21,7 @@ import numpy as np
 from flax import nnx
 
 from genmol.data.graph import Budget, Graph, GraphBatch, pad_graphs
+from genmol.data.molecule_set import MoleculeSet
 from genmol.data.molecules import species_index
 from genmol.data.neighbors import radius_graph
 from genmol.data.qm9 import edm_split, load_qm9
@@ -35,11 +36,14 @@ __all__ = ["SymphonyTask"]
 class SymphonyTask:
     """Implements :class:`genmol.train.task.Task` for autoregressive generation."""
 
-    def __init__(self, config: ml_collections.ConfigDict):
+    def __init__(self, config: ml_collections.ConfigDict, molecules: MoleculeSet | None = None):
+        """``molecules`` replaces ``data.source``/``data.split`` (e.g. a hand-picked training set)."""
         self.config = config
         dc = config.data
-        ms = load_qm9(dc.source)
-        if dc.split == "edm_train":
+        ms = molecules if molecules is not None else load_qm9(dc.source)
+        if molecules is not None:
+            pass
+        elif dc.split == "edm_train":
             split = edm_split(ms.properties["qm9_index"])
             ms = ms.subset(np.searchsorted(ms.properties["qm9_index"], np.sort(split["train"])))
         elif dc.split != "all":
