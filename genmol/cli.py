@@ -156,8 +156,18 @@ def export_cmd(
     workdir: Path = typer.Argument(..., help="Training run directory (config.json + checkpoints)."),
     out: Path = typer.Option(..., "--out", help="Model directory to write (config.json, params.npz, metadata.json)."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Export the EMA weights when the run kept them."),
+    sampling: List[str] = typer.Option([], "--sampling", help="Recommended sampling setting stored with the model, "
+                                                              "e.g. position_temperature=0.5 (repeatable)."),
 ):
     """Turn the latest checkpoint of a training run into a self-contained model directory."""
+    from genmol.config import parse_value
+
+    settings = {}
+    for item in sampling:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise GenmolError(f"--sampling {item!r} is not KEY=VALUE")
+        settings[key] = parse_value(value)
     from genmol.config import read_config_json
     from genmol.models import get_task
     from genmol.train.export import export_model
@@ -173,7 +183,7 @@ def export_cmd(
     step = ck.latest_step()
     ck.close()
     export_model(cfg, nnx.to_pure_dict(nnx.state(model, nnx.Param)), out,
-                 {"source_workdir": str(workdir), "step": step, "ema": ema})
+                 {"source_workdir": str(workdir), "step": step, "ema": ema, "sampling": settings})
     console.print(f"exported step {step} of {workdir} to {out}")
 
 
@@ -181,32 +191,43 @@ def export_cmd(
 def sample_molecules_cmd(
     num: int = typer.Option(100, "--num", "-n", help="How many molecules."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file: .sdf, .xyz, .extxyz or .npz."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Model directory written by 'genmol export'."),
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", help="Model directory written by 'genmol export' (default: the shipped QM9 model)."),
     seed: int = typer.Option(0, "--seed"),
     max_atoms: int = typer.Option(35, "--max-atoms", help="Largest molecule (atoms, seed included)."),
     init: str = typer.Option("H", "--init", help="Element of the single seed atom."),
     from_fragment: Optional[Path] = typer.Option(None, "--from-fragment", help="Complete this fragment (.xyz/.sdf)."),
-    batch: int = typer.Option(64, "--batch", help="Molecules sampled in parallel."),
-    focus_temperature: float = typer.Option(1.0, "--focus-temperature"),
-    position_temperature: float = typer.Option(1.0, "--position-temperature"),
+    batch: int = typer.Option(100, "--batch", help="Molecules sampled in parallel."),
+    focus_temperature: Optional[float] = typer.Option(
+        None, "--focus-temperature", help="Focus/species temperature (default: the model's recorded setting, else 1)."),
+    position_temperature: Optional[float] = typer.Option(
+        None, "--position-temperature", help="Position temperature (default: the model's recorded setting, else 1)."),
+    refine: bool = typer.Option(True, "--refine/--no-refine",
+                                help="Place atoms continuously within the sampled radial bin and grid cell."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
     from genmol.io.molecule_files import write_molecules
     from genmol.models.symphony.generate import generate_molecules
+    from genmol.pretrained import pretrained_path
     from genmol.train.export import load_model
 
-    if focus_temperature <= 0 or position_temperature <= 0:
-        raise GenmolError("temperatures must be positive")
-    model, cfg, _ = load_model(checkpoint)
+    model_dir = checkpoint if checkpoint is not None else pretrained_path("symphony_qm9")
+    model, cfg, meta = load_model(model_dir)
     if cfg.model_name != "symphony":
-        raise GenmolError(f"{checkpoint} holds a {cfg.model_name!r} model, not a molecule generator")
+        raise GenmolError(f"{model_dir} holds a {cfg.model_name!r} model, not a molecule generator")
+    recorded = meta.get("sampling", {})
+    ft = focus_temperature if focus_temperature is not None else recorded.get("focus_temperature", 1.0)
+    pt = position_temperature if position_temperature is not None else recorded.get("position_temperature", 1.0)
+    if ft <= 0 or pt <= 0:
+        raise GenmolError("temperatures must be positive")
     mols, stats = generate_molecules(
         model, float(cfg.model.focus_encoder.cutoff), num, seed=seed, max_atoms=max_atoms, init=init,
         fragment_path=str(from_fragment) if from_fragment else None, batch=batch,
-        focus_beta=1.0 / focus_temperature, position_beta=1.0 / position_temperature)
+        focus_beta=1.0 / ft, position_beta=1.0 / pt, refine=refine)
     write_molecules(out, mols)
-    console.print(f"wrote {num} molecules to {out} ({stats['molecules_per_s']:.1f} molecules/s including compilation; "
-                  f"{stats['stopped_fraction']:.0%} emitted STOP)")
+    console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus {ft:g}, position {pt:g}); "
+                  f"{stats['molecules_per_s']:.1f} molecules/s including compilation; "
+                  f"{stats['stopped_fraction']:.0%} emitted STOP")
 
 
 @app.command("plot")

@@ -39,7 +39,8 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     return apply_overrides(config, overrides or [])
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
+    """A Python literal if ``text`` is one (``1e-3``, ``(64, 64)``, ``True``), else the string."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -61,7 +62,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
             parent = parent[p]
         if not isinstance(parent, ml_collections.ConfigDict) or parts[-1] not in parent:
             raise ConfigError(f"unknown config key {key!r} in override {item!r}")
-        value = _parse_value(text)
+        value = parse_value(text)
         try:
             old = parent[parts[-1]]
             if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):

@@ -2,8 +2,10 @@
 
 Fields: ``name`` (``adam`` | ``adamw`` | ``muon``), ``learning_rate``, ``schedule``
 (``constant`` | ``cosine`` | ``warmup_cosine``), ``warmup_steps``, ``weight_decay``,
-``grad_clip`` (global norm, 0 disables). Muon (``optax.contrib.muon``) orthogonalises the
-updates of 2-D weight matrices and falls back to Adam for every other parameter.
+``grad_clip`` (global norm, 0 disables), ``muon_rms``. Muon (``optax.contrib.muon``)
+orthogonalises the updates of 2-D weight matrices and falls back to Adam for every other
+parameter; with ``muon_rms`` > 0 its updates are rescaled to that RMS (0.2: Adam's typical
+update RMS, the Moonlight recipe), so the same ``learning_rate`` serves both parts.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ __all__ = ["create_schedule", "create_optimizer", "optim_config"]
 
 def optim_config(**overrides) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-3, schedule="constant", warmup_steps=0,
-                                       weight_decay=0.0, grad_clip=0.0))
+                                       weight_decay=0.0, grad_clip=0.0, muon_rms=0.2))
     c.update(overrides)
     return c
 
@@ -42,7 +44,8 @@ def create_optimizer(config: ml_collections.ConfigDict, total_steps: int) -> opt
     elif config.name == "adamw":
         tx = optax.adamw(schedule, weight_decay=float(config.weight_decay))
     elif config.name == "muon":
-        tx = optax.contrib.muon(schedule, weight_decay=float(config.weight_decay))
+        rms = float(config.get("muon_rms", 0.0))
+        tx = optax.contrib.muon(schedule, weight_decay=float(config.weight_decay), consistent_rms=rms if rms > 0 else None)
     else:
         raise ConfigError(f"unknown optimizer {config.name!r}; choose adam, adamw or muon")
     if float(config.grad_clip) > 0:

@@ -1,7 +1,8 @@
 """Symphony-style autoregressive 3D molecule generation: fragments, model, losses, training task.
 
-Status: training works (``genmol train symphony``); the jitted sampler, ``genmol sample
-molecules`` and a shipped checkpoint are not built yet.
+``genmol train symphony`` trains it (:mod:`~genmol.models.symphony.task`), ``genmol sample
+molecules`` samples it (:mod:`~genmol.models.symphony.sampler`, :mod:`~genmol.models.symphony.generate`),
+by default from the shipped model ``genmol/pretrained/symphony_qm9``.
 """
 
 from genmol.models.symphony.fragments import Fragment, FragmentError, generate_fragments

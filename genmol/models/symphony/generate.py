@@ -46,7 +46,8 @@ def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: 
 
 def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: int = 0, max_atoms: int = 35,
                        init: str = "H", fragment_path: str | None = None, batch: int = 64,
-                       focus_beta: float = 1.0, position_beta: float = 1.0, progress: bool = True,
+                       focus_beta: float = 1.0, position_beta: float = 1.0, refine: bool = True,
+                       progress: bool = True,
                        elements=QM9_ELEMENTS) -> tuple[list[Molecule], dict]:
     """Samples ``num`` molecules; deterministic for ``seed`` (and ``batch``).
 
@@ -59,7 +60,7 @@ def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: i
     pos0, sp0 = seed_fragment(init, fragment_path, max_atoms, elements)
     k = len(sp0)
     sampler = make_sampler(model, cutoff, SamplerConfig(max_atoms=max_atoms, focus_beta=focus_beta,
-                                                        position_beta=position_beta))
+                                                        position_beta=position_beta, refine=refine))
     batch = max(1, min(batch, num))
     init_pos = np.zeros((batch, max_atoms, 3), np.float32)
     init_pos[:, :k] = pos0
