@@ -232,14 +232,15 @@ def sample_molecules_cmd(
 
 @app.command("plot")
 def plot_cmd(
-    workdir: Path = typer.Argument(..., help="Training run directory (with metrics.jsonl)."),
+    workdirs: List[Path] = typer.Argument(..., help="Training run directories (with metrics.jsonl); "
+                                                    "several runs are overlaid."),
     out: Path = typer.Option(..., "--out", "-o", help="PNG file to write."),
     smooth: int = typer.Option(1, "--smooth", help="Moving-average window over logged points."),
 ):
-    """Plot a run's learning curves (train/* and eval/* metrics) to a PNG."""
+    """Plot learning curves (train/* and eval/* metrics) of one or more runs to a PNG."""
     from genmol.viz.curves import plot_learning_curves
 
-    keys = plot_learning_curves(workdir, out, smooth=smooth)
+    keys = plot_learning_curves(list(workdirs), out, smooth=smooth)
     console.print(f"wrote {out} ({', '.join(keys)})")
 
 

@@ -46,7 +46,8 @@ def main():
              "atom stability | mol stability | emitted STOP |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['focus_temperature']:g} | {r['position_temperature']:g} | "
-                     f"{'yes' if r['refine'] else 'no'} | {r['xyz2mol_validity']:.3f} | {r['xyz2mol_uniqueness']:.3f} | "
+                     f"{'yes' if r['refine'] else 'no'} | {r['xyz2mol_validity']:.3f} | "
+                     f"{r['xyz2mol_uniqueness']:.3f} | "
                      f"{r['validity']:.3f} | {r['atom_stability']:.3f} | {r['mol_stability']:.3f} | "
                      f"{r['stopped_fraction']:.2f} |")
     table = "\n".join(lines) + "\n"
