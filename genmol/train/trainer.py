@@ -3,7 +3,8 @@
 ``train_and_evaluate(task, config, workdir)`` runs a jitted, data-parallel training loop
 with an optax optimizer, gradient clipping, parameter EMA, orbax checkpoints (every
 ``train.checkpoint_every`` steps, last ``train.keep_checkpoints`` kept, exact resume),
-metrics to JSONL and TensorBoard, a tqdm progress bar with loss and steps/s, and a guard
+metrics (training metrics averaged over each ``train.log_every`` window) to JSONL and
+TensorBoard, a tqdm progress bar with loss and steps/s, and a guard
 that stops on a non-finite loss while keeping the last good checkpoint.
 
 Config fields used: ``seed``; ``train.{steps, log_every, checkpoint_every,
@@ -209,6 +210,7 @@ def train_and_evaluate(
     prefetch = _Prefetcher(host_batch, start, total)
     bar = tqdm(total=total, initial=start, disable=not progress, desc="train", dynamic_ncols=True)
     t0, n0 = time.perf_counter(), start
+    window: dict[str, float] = {}  # metric sums since the last log line
     try:
         for _ in range(start, total):
             step, batch = prefetch.get()
@@ -225,10 +227,14 @@ def train_and_evaluate(
             state = new_state
             done = step + 1
             losses[done] = loss
+            for k, v in jax.device_get(metrics).items():
+                window[k] = window.get(k, 0.0) + float(v)
             if done % int(tc.log_every) == 0 or done == total:
                 dt = time.perf_counter() - t0
                 rate = (done - n0) / dt if dt > 0 else 0.0
-                writer.write(done, {**{f"train/{k}": float(v) for k, v in metrics.items()}, "steps_per_s": rate})
+                means = {f"train/{k}": v / (done - n0) for k, v in window.items()}
+                writer.write(done, {**means, "steps_per_s": rate})
+                window = {}
                 bar.set_postfix(loss=f"{loss:.4g}", steps_s=f"{rate:.2f}")
                 t0, n0 = time.perf_counter(), done
             if int(tc.get("eval_every", 0)) and (done % int(tc.eval_every) == 0 or done == total):

@@ -42,6 +42,17 @@ def test_loss_goes_down(tmp_path):
     assert model is not None
 
 
+def test_logged_metrics_are_window_means(tmp_path):
+    cfg = _config("data.limit=24", "data.num_valid=8", "train.steps=12", "train.batch_size=8", "train.log_every=5",
+                  "train.checkpoint_every=1000")
+    result = train_and_evaluate(PropertyTask(cfg), cfg, tmp_path, progress=False)
+    rows = {r["step"]: r for r in read_jsonl(tmp_path / "metrics.jsonl") if "train/loss" in r}
+    assert sorted(rows) == [5, 10, 12]  # every log_every steps and the last step
+    for end, start in ((5, 1), (10, 6), (12, 11)):
+        expected = np.mean([result.losses[s] for s in range(start, end + 1)])
+        assert abs(rows[end]["train/loss"] - expected) < 1e-5 * max(1.0, abs(expected))
+
+
 def test_existing_workdir_needs_resume(tmp_path):
     cfg = _config("train.steps=10")
     train_and_evaluate(PropertyTask(cfg), cfg, tmp_path, progress=False)
