@@ -53,6 +53,8 @@ def train(
     if cfg.get("model_name", model) != model:
         raise GenmolError(f"config {config} is for model {cfg.model_name!r}, not {model!r}")
     task = task_cls(cfg)
+    if hasattr(task, "describe"):
+        console.print(task.describe())
     result = train_and_evaluate(task, cfg, workdir, resume=resume, num_devices=devices, progress=not no_progress)
     last = result.losses[max(result.losses)] if result.losses else float("nan")
     msg = f"trained to step {result.step}; last loss {last:.4g}"

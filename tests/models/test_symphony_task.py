@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from genmol.config import load_config
 from genmol.models.symphony.task import SymphonyTask
@@ -20,3 +21,21 @@ def test_budget_is_near_real_size_and_overflow_resamples():
     b = task.train_batch(0, 0, 1)
     assert task.resampled > 0 and b.graph_mask.sum() == task.batch_size
     assert b.node_mask.sum() <= task.budget(1).max_nodes - 1
+
+
+def test_molecules_that_cannot_be_grown_are_dropped_and_reported():
+    from genmol.data.molecule_set import MoleculeSet
+    from genmol.io.molecule import Molecule
+    from genmol.models.symphony.fragments import FragmentError, generate_fragments, spanning_radius
+
+    ch4 = np.array([[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]])
+    far = np.array([[0, 0, 0], [1.0, 0, 0], [3.5, 0, 0]])  # the third atom is 2.5 Å from its nearest
+    assert abs(spanning_radius(far) - 2.5) < 1e-9 and spanning_radius(ch4) < 1.1
+    with pytest.raises(FragmentError):
+        generate_fragments(far, np.zeros(3, int), 5, np.random.default_rng(0), max_radius=2.03)
+    ms = MoleculeSet.from_molecules([Molecule(np.array([6, 1, 1, 1, 1]), ch4), Molecule(np.array([1, 1, 1]), far)])
+    task = SymphonyTask(load_config("configs/symphony/test.py"), molecules=ms)
+    assert task.dropped.tolist() == [1] and task.usable.tolist() == [0]
+    assert "1 dropped" in task.describe()
+    b = task.train_batch(0, 0, 1)
+    assert b.graph_mask.sum() == task.batch_size and set(np.unique(b.species[b.node_mask])) <= {0, 1}

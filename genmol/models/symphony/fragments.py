@@ -9,7 +9,9 @@ distribution ``q(node, species)`` over the candidates, the chosen target's speci
 position relative to the focus. The complete molecule is the last fragment, with ``stop``.
 
 Molecules where some focus–target distance exceeds ``max_radius`` Å (the position head's
-range) are dropped and counted by :func:`fragment_dataset`.
+range) cannot be grown. Whatever the ordering, the largest such distance is the longest edge
+of the molecule's minimum spanning tree (nearest-neighbour-first growth is Prim's algorithm),
+so :func:`spanning_radius` finds them up front; the training task drops and reports them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["Fragment", "generate_fragments", "FragmentError"]
+__all__ = ["Fragment", "generate_fragments", "FragmentError", "spanning_radius"]
 
 
 class FragmentError(ValueError):
@@ -45,6 +47,18 @@ class Fragment:
     stop: bool
     target_species: int
     target_position: np.ndarray
+
+
+def spanning_radius(positions: np.ndarray) -> float:
+    """Longest edge (Å) of the Euclidean minimum spanning tree of ``positions [n, 3]`` (0 for one atom)."""
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    pos = np.asarray(positions, np.float64)
+    if len(pos) < 2:
+        return 0.0
+    d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+    d = np.maximum(d, 1e-12) * (1 - np.eye(len(pos)))  # zero off-diagonal distances would read as "no edge"
+    return float(minimum_spanning_tree(d).max())
 
 
 def generate_fragments(positions: np.ndarray, species: np.ndarray, num_species: int, rng: np.random.Generator, *,

@@ -1,6 +1,6 @@
 """Training task for the Symphony-style generator: random fragments of QM9 molecules.
 
-Each graph of a batch is one fragment: a molecule (uniform over the training set), one of
+Each graph of a batch is one fragment: a molecule (uniform over the usable training molecules), one of
 ``data.orderings_per_molecule`` seeded nearest-neighbour orderings (cached after first use)
 and a uniformly chosen step of it. Input positions get Gaussian noise of ``data.position_noise``
 Å (Symphony: 0.05); targets are exact. Loss = focus/species KL + (1 − stop) × position KL.
@@ -26,7 +26,7 @@ from genmol.data.molecules import species_index
 from genmol.data.neighbors import radius_graph
 from genmol.data.qm9 import edm_split, load_qm9
 from genmol.errors import ConfigError
-from genmol.models.symphony.fragments import Fragment, FragmentError, generate_fragments
+from genmol.models.symphony.fragments import Fragment, FragmentError, generate_fragments, spanning_radius
 from genmol.models.symphony.loss import focus_species_kl, position_kl
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
 
@@ -50,13 +50,20 @@ class SymphonyTask:
             raise ConfigError(f"data.split={dc.split!r}; use 'all' or 'edm_train'")
         if dc.get("limit"):
             ms = ms.subset(np.arange(min(int(dc.limit), len(ms))))
+        radius = float(config.model.radius_max)
+        span = np.array([spanning_radius(ms.positions[ms.offsets[i]:ms.offsets[i + 1]]) for i in range(len(ms))])
+        self.usable = np.flatnonzero(span <= radius)
+        if len(self.usable) == 0:
+            raise ConfigError(f"no training molecule can be grown with steps of at most {radius} Å "
+                              "(model.radius_max)")
+        #: molecules that cannot be grown within ``model.radius_max`` (indices into ``molecules``), never drawn
+        self.dropped = np.flatnonzero(span > radius)
         self.molecules = ms
         self.species = [species_index(ms.atomic_numbers[ms.offsets[i]:ms.offsets[i + 1]]) for i in range(len(ms))]
         self.num_species = int(config.model.num_species)
         self.cutoff = float(config.model.focus_encoder.cutoff)
         self.batch_size = int(config.train.batch_size)
         self._cache: dict[tuple[int, int], list[Fragment] | None] = {}
-        self.dropped: set[int] = set()
         self.resampled = 0
         probe = [self._graph(-1, j) for j in range(512)]
         self._sizes = (np.array([g.num_nodes for g in probe]), np.array([g.num_edges for g in probe]))
@@ -71,10 +78,14 @@ class SymphonyTask:
                 self._cache[key] = generate_fragments(
                     self.molecules.positions[s:e], self.species[mol], self.num_species, rng,
                     nn_tolerance=float(self.config.data.nn_tolerance), max_radius=float(self.config.model.radius_max))
-            except FragmentError:
+            except FragmentError:  # cannot happen for usable molecules; kept as a guard
                 self._cache[key] = None
-                self.dropped.add(mol)
         return self._cache[key]
+
+    def describe(self) -> str:
+        """One line on the training data, for the log."""
+        return (f"{len(self.usable):,} training molecules; {len(self.dropped):,} dropped because growing them needs a "
+                f"step longer than model.radius_max = {float(self.config.model.radius_max)} Å")
 
     def budget(self, num_shards: int) -> Budget:
         if self.batch_size % num_shards:
@@ -93,7 +104,7 @@ class SymphonyTask:
     def _graph(self, step: int, j: int, attempt: int = 0) -> Graph:
         rng = np.random.default_rng([int(self.config.seed), 7, step + 1, j, attempt])
         while True:
-            mol = int(rng.integers(len(self.molecules)))
+            mol = int(self.usable[rng.integers(len(self.usable))])
             frags = self.fragments(mol, int(rng.integers(int(self.config.data.orderings_per_molecule))))
             if frags is not None:
                 break
