@@ -2,12 +2,14 @@
 
 For each config (default: the shipped CPU config and the paper-size config): the jitted
 training step the trainer runs (forward + backward + optimizer + EMA) on real QM9 fragment
-batches, the host-side fragment batching alone, and sampling ``--num`` molecules from a
-freshly initialised model of that size (speed does not depend on the weights' values, only
-on how many atoms each molecule grows to, so a trained checkpoint can be given instead).
+batches, the host-side fragment batching alone, and sampling ``--num`` molecules (one count per
+config). Sampling cost depends on how many atoms each molecule grows to, so the first config
+samples from ``--checkpoint`` (default: the shipped model, with its recorded temperatures; the
+same molecules as ``genmol sample molecules --num N --seed 0``, saved with ``--save-samples``);
+the others from freshly initialised weights (the mean size is reported next to the speed).
 
-Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--num 1000]
-                                        [--checkpoint DIR] [--out FILE.md]
+Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--num 1000 50]
+                                        [--checkpoint DIR] [--save-samples FILE] [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -58,10 +60,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", nargs="+", default=["configs/symphony/qm9_cpu.py", "configs/symphony/qm9.py"])
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--num", type=int, default=1000)
+    ap.add_argument("--num", type=int, nargs="+", default=[1000, 50])
     ap.add_argument("--sample-batch", type=int, default=100)
-    ap.add_argument("--checkpoint", default=None, help="sample from this exported model instead of random weights "
-                                                        "(first config only)")
+    ap.add_argument("--checkpoint", default=None, help="model the first config samples from (default: shipped)")
+    ap.add_argument("--save-samples", default=None, help="write the first config's samples here")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     lines = ["# Symphony speed\n", f"Machine: {platform.processor() or platform.machine()}, "
@@ -70,17 +72,28 @@ def main():
              "| compile s | sampled molecules | molecules/s (incl. compile) | mean atoms |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, path in enumerate(args.configs):
-        config = load_config(path, ["data.source='embedded'"])
+        config = load_config(path, ["data.source='embedded'", "data.split='all'"])
         r = bench_training(config, args.steps)
-        model = r["model"]
-        if args.checkpoint and i == 0:
+        model, temps = r["model"], {}
+        num = args.num[min(i, len(args.num) - 1)]
+        if i == 0:
+            from genmol.pretrained import pretrained_path
             from genmol.train.export import load_model
-            model, _, _ = load_model(args.checkpoint)
-        mols, stats = generate_molecules(model, float(config.model.focus_encoder.cutoff), args.num,
-                                         batch=args.sample_batch, progress=False)
+
+            model, _, meta = load_model(args.checkpoint or pretrained_path("symphony_qm9"))
+            temps = meta.get("sampling", {})
+        mols, stats = generate_molecules(model, float(config.model.focus_encoder.cutoff), num, seed=0,
+                                         batch=args.sample_batch, progress=False,
+                                         focus_beta=1 / temps.get("focus_temperature", 1.0),
+                                         position_beta=1 / temps.get("position_temperature", 1.0))
+        if i == 0 and args.save_samples:
+            from genmol.io.molecule_files import write_molecules
+
+            write_molecules(args.save_samples, mols)
         mean_atoms = float(np.mean([m.num_atoms for m in mols]))
         row = (f"| {path} | {r['params']:,} | {r['batch']} | {1e3 * r['step_s']:.0f} | {1 / r['step_s']:.2f} | "
-               f"{r['batch'] / r['step_s']:.0f} | {1e3 * r['data_s']:.0f} | {r['compile_s']:.0f} | {args.num} | "
+               f"{r['batch'] / r['step_s']:.0f} | {1e3 * r['data_s']:.0f} | {r['compile_s']:.0f} | {num} "
+               f"({'trained' if i == 0 else 'random init'}) | "
                f"{stats['molecules_per_s']:.1f} | {mean_atoms:.1f} |")
         print(row, flush=True)
         lines.append(row)
