@@ -31,6 +31,7 @@ from genmol.nn.embedding import NodeEmbedding
 from genmol.nn.interaction import Interaction
 from genmol.nn.linear import Linear
 from genmol.nn.message_passing import edge_geometry, natural_irreps
+from genmol.nn.norm import EquivariantRMSNorm
 from genmol.nn.radial import envelope, radial_basis
 
 __all__ = ["Encoder", "create_encoder", "encoder_config", "ENCODER_PRESETS"]
@@ -56,7 +57,9 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
 
     Fields: ``name, channels, lmax, num_interactions, cutoff (Å), num_basis, radial_hidden,
     avg_num_neighbors, num_species | irreps_in, radial_basis, envelope, filter,
-    self_connection, activation, output_irreps`` (``None``: ``channels x (0e+1o+...+lmax)``).
+    self_connection, activation, norm, output_irreps`` (``None``: ``channels x (0e+1o+...+lmax)``).
+    ``norm``: ``"none"`` or ``"rms"`` (:class:`~genmol.nn.norm.EquivariantRMSNorm` after every
+    interaction).
     """
     if name not in ENCODER_PRESETS:
         raise ConfigError(f"unknown encoder {name!r}; choose one of {sorted(ENCODER_PRESETS)}")
@@ -69,6 +72,7 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
     c.num_basis = 8
     c.radial_hidden = (32,)
     c.avg_num_neighbors = 12.0
+    c.norm = "none"
     c.num_species = 5
     c.irreps_in = ml_collections.FieldReference(None, field_type=str)
     c.output_irreps = ml_collections.FieldReference(None, field_type=str)
@@ -101,7 +105,10 @@ class Encoder(nnx.Module):
             num_species=num_species, irreps_in=config.get("irreps_in"), rngs=rngs,
         )
         irreps = self.embed.irreps_out
-        layers = []
+        norm = str(config.get("norm", "none"))
+        if norm not in ("none", "rms"):
+            raise ConfigError(f"unknown norm {norm!r}; choose 'none' or 'rms'")
+        layers, norms = [], []
         for _ in range(int(config.num_interactions)):
             layer = Interaction(
                 irreps, hidden, sh_lmax=self.lmax, num_basis=self.num_basis,
@@ -111,7 +118,10 @@ class Encoder(nnx.Module):
             )
             layers.append(layer)
             irreps = layer.irreps_out
+            if norm == "rms":
+                norms.append(EquivariantRMSNorm(irreps, rngs=rngs))
         self.layers = nnx.List(layers)
+        self.norms = nnx.List(norms) if norms else None
         out = config.get("output_irreps")
         self.readout = Linear(irreps, out, rngs=rngs) if out is not None else None
         self.irreps_out = e3nn.Irreps(out) if out is not None else irreps
@@ -121,8 +131,10 @@ class Encoder(nnx.Module):
         radial = radial_basis(self.radial_basis, lengths, self.num_basis, self.cutoff)
         radial = radial * (envelope(self.envelope, lengths, self.cutoff) * edge_mask)[:, None]
         x = self.embed(node_attrs)
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             x = layer(x, sh, radial, senders, receivers, edge_mask)
+            if self.norms is not None:
+                x = self.norms[i](x)
         if self.readout is not None:
             x = self.readout(x)
         return x * node_mask[:, None]

@@ -1,6 +1,7 @@
 """Encoders: O(3) equivariance, translation invariance, permutation equivariance, padding."""
 
 import e3nn_jax as e3nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -10,10 +11,12 @@ from genmol.data.graph import Budget, pad_graphs
 from genmol.nn import create_encoder, encoder_config
 from tests.helpers import random_molecule_graph, random_orthogonal
 
-CASES = [("e3schnet", 2), ("nequip", 2), ("e3schnet", 5), ("nequip", 5)]
+CASES = [("e3schnet", 2), ("nequip", 2), ("e3schnet", 5), ("nequip", 5), ("nequip+rms", 3)]
 
 
 def _encoder(name, lmax, **kw):
+    if name.endswith("+rms"):
+        name, kw = name.removesuffix("+rms"), dict(kw, norm="rms")
     cfg = encoder_config(name, channels=8, lmax=lmax, num_interactions=2, **kw)
     return create_encoder(cfg, rngs=nnx.Rngs(1))
 
@@ -47,7 +50,7 @@ def test_o3_equivariance(name, lmax, reflect):
         assert float(jnp.abs(odd).max()) > 1e-4
 
 
-@pytest.mark.parametrize("name,lmax", CASES[:2])
+@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:])
 def test_translation_invariance(name, lmax):
     enc = _encoder(name, lmax)
     g = random_molecule_graph(1)
@@ -56,7 +59,7 @@ def test_translation_invariance(name, lmax):
     np.testing.assert_allclose(out_t.array, out.array, atol=2e-5)
 
 
-@pytest.mark.parametrize("name,lmax", CASES[:2])
+@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:])
 def test_permutation_equivariance(name, lmax):
     enc = _encoder(name, lmax)
     g = random_molecule_graph(2)
@@ -70,7 +73,7 @@ def test_permutation_equivariance(name, lmax):
     np.testing.assert_allclose(out_p.array, out.array[perm], atol=1e-5)
 
 
-@pytest.mark.parametrize("name,lmax", CASES[:2])
+@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:])
 def test_padding_changes_nothing(name, lmax):
     enc = _encoder(name, lmax)
     graphs = [random_molecule_graph(s, n=n) for s, n in [(3, 9), (4, 14)]]
@@ -122,3 +125,15 @@ def test_unknown_encoder_name():
     cfg.name = "painn"
     with pytest.raises(ValueError, match="unknown encoder 'painn'"):
         create_encoder(cfg, rngs=nnx.Rngs(0))
+
+
+def test_rms_norm_normalises_each_degree():
+    from genmol.nn.norm import EquivariantRMSNorm
+
+    irreps = e3nn.Irreps("4x0e + 4x1o + 4x2e")
+    x = e3nn.normal(irreps, jax.random.key(0), (3,)) * 7.0
+    y = EquivariantRMSNorm(irreps)(x)
+    for chunk in y.chunks:
+        np.testing.assert_allclose(np.mean(np.asarray(chunk) ** 2, axis=(-2, -1)), 1.0, rtol=1e-4)
+    with pytest.raises(Exception, match="unknown norm"):
+        _encoder("nequip", 2, norm="layer")
