@@ -204,8 +204,9 @@ def sample_molecules_cmd(
         None, "--focus-temperature", help="Focus/species temperature (default: the model's recorded setting, else 1)."),
     position_temperature: Optional[float] = typer.Option(
         None, "--position-temperature", help="Position temperature (default: the model's recorded setting, else 1)."),
-    refine: bool = typer.Option(True, "--refine/--no-refine",
-                                help="Place atoms continuously within the sampled radial bin and grid cell."),
+    refine: Optional[bool] = typer.Option(
+        None, "--refine/--no-refine", help="Place atoms continuously within the sampled radial bin and grid cell "
+                                           "(default: the model's recorded setting, else refine)."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
     from genmol.io.molecule_files import write_molecules
@@ -222,12 +223,14 @@ def sample_molecules_cmd(
     pt = position_temperature if position_temperature is not None else recorded.get("position_temperature", 1.0)
     if ft <= 0 or pt <= 0:
         raise GenmolError("temperatures must be positive")
+    refine = refine if refine is not None else bool(recorded.get("refine", True))
     mols, stats = generate_molecules(
         model, float(cfg.model.focus_encoder.cutoff), num, seed=seed, max_atoms=max_atoms, init=init,
         fragment_path=str(from_fragment) if from_fragment else None, batch=batch,
         focus_beta=1.0 / ft, position_beta=1.0 / pt, refine=refine)
     write_molecules(out, mols)
-    console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus {ft:g}, position {pt:g}); "
+    console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus {ft:g}, position {pt:g}; "
+                  f"{'refined' if refine else 'grid'} positions); "
                   f"{stats['molecules_per_s']:.1f} molecules/s including compilation; "
                   f"{stats['stopped_fraction']:.0%} emitted STOP")
 

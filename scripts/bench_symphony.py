@@ -85,7 +85,8 @@ def main():
         mols, stats = generate_molecules(model, float(config.model.focus_encoder.cutoff), num, seed=0,
                                          batch=args.sample_batch, progress=False,
                                          focus_beta=1 / temps.get("focus_temperature", 1.0),
-                                         position_beta=1 / temps.get("position_temperature", 1.0))
+                                         position_beta=1 / temps.get("position_temperature", 1.0),
+                                         refine=bool(temps.get("refine", True)))
         if i == 0 and args.save_samples:
             from genmol.io.molecule_files import write_molecules
 
