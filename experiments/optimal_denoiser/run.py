@@ -31,6 +31,7 @@ from genmol.losses.alignment import denoising_target
 from genmol.losses.optimal_denoiser import optimal_denoiser
 from genmol.models.denoiser import DenoiserTask
 from genmol.train.trainer import merge_params, train_and_evaluate
+from genmol.viz.figures import save_png
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("none", "kabsch", "fisher", "fisher_series1", "fisher_series2")
@@ -136,9 +137,7 @@ def main():
         x.legend(fontsize=8)
         x.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    tmp = out / ".errors.png.tmp.png"
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(out / "errors.png")
+    save_png(fig, out / "errors.png", dpi=110)
 
     head = "| σ (Å) | " + " | ".join(METHODS) + " |\n|---" * 1 + "|---" * len(METHODS) + "|"
     print("\nPart A: mean squared error per atom of the target against D* (Å²)\n" + head)

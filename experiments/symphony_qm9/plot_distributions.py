@@ -14,6 +14,7 @@ import numpy as np
 
 from genmol.data.qm9 import load_qm9
 from genmol.io.molecule_files import read_molecules
+from genmol.viz.figures import save_png
 
 ELEMENTS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F"}
 
@@ -66,9 +67,7 @@ def main():
     ax[2].set(xlabel="nearest-neighbour distance (Å)", ylabel="density")
     ax[2].legend(fontsize=8)
     fig.tight_layout()
-    tmp = Path(args.out).with_name(f".{Path(args.out).name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(args.out)
+    save_png(fig, args.out)
     print(f"wrote {args.out}")
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from genmol.errors import GenmolError
 from genmol.train.metrics_writer import read_jsonl
+from genmol.viz.figures import save_png
 
 __all__ = ["plot_learning_curves"]
 
@@ -46,9 +47,5 @@ def plot_learning_curves(workdir: str | os.PathLike | list, out: str | os.PathLi
         if len(all_rows) > 1:
             ax.legend(fontsize=8)
     fig.tight_layout()
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
+    save_png(fig, out)
     return keys
