@@ -162,7 +162,10 @@ def export_cmd(
                                                               "e.g. position_temperature=0.5 (repeatable)."),
 ):
     """Turn the latest checkpoint of a training run into a self-contained model directory."""
-    from genmol.config import parse_value
+    from genmol.config import parse_value, read_config_json
+    from genmol.models import get_task
+    from genmol.train.export import export_model
+    from genmol.train.trainer import load_params
 
     settings = {}
     for item in sampling:
@@ -170,10 +173,6 @@ def export_cmd(
         if not sep or not key:
             raise GenmolError(f"--sampling {item!r} is not KEY=VALUE")
         settings[key] = parse_value(value)
-    from genmol.config import read_config_json
-    from genmol.models import get_task
-    from genmol.train.export import export_model
-    from genmol.train.trainer import load_params
 
     cfg = read_config_json(Path(workdir) / "config.json")
     model = load_params(get_task(cfg.model_name)(cfg), cfg, workdir, use_ema=ema)
@@ -209,28 +208,26 @@ def sample_molecules_cmd(
                                            "(default: the model's recorded setting, else refine)."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
-    from genmol.io.molecule_files import write_molecules
-    from genmol.models.symphony.generate import generate_molecules
+    from genmol.io.molecule_files import molecule_format, write_molecules
+    from genmol.models.symphony.generate import generate_molecules, sampling_settings
     from genmol.pretrained import pretrained_path
     from genmol.train.export import load_model
+
+    molecule_format(out)  # a wrong output type fails now, not after sampling
 
     model_dir = checkpoint if checkpoint is not None else pretrained_path("symphony_qm9")
     model, cfg, meta = load_model(model_dir)
     if cfg.model_name != "symphony":
         raise GenmolError(f"{model_dir} holds a {cfg.model_name!r} model, not a molecule generator")
-    recorded = meta.get("sampling", {})
-    ft = focus_temperature if focus_temperature is not None else recorded.get("focus_temperature", 1.0)
-    pt = position_temperature if position_temperature is not None else recorded.get("position_temperature", 1.0)
-    if ft <= 0 or pt <= 0:
-        raise GenmolError("temperatures must be positive")
-    refine = refine if refine is not None else bool(recorded.get("refine", True))
+    settings = sampling_settings(meta.get("sampling", {}), focus_temperature=focus_temperature,
+                                 position_temperature=position_temperature, refine=refine)
     mols, stats = generate_molecules(
         model, float(cfg.model.focus_encoder.cutoff), num, seed=seed, max_atoms=max_atoms, init=init,
-        fragment_path=str(from_fragment) if from_fragment else None, batch=batch,
-        focus_beta=1.0 / ft, position_beta=1.0 / pt, refine=refine)
+        fragment_path=str(from_fragment) if from_fragment else None, batch=batch, **settings)
     write_molecules(out, mols)
-    console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus {ft:g}, position {pt:g}; "
-                  f"{'refined' if refine else 'grid'} positions); "
+    console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus "
+                  f"{1 / settings['focus_beta']:g}, position {1 / settings['position_beta']:g}; "
+                  f"{'refined' if settings['refine'] else 'grid'} positions); "
                   f"{stats['molecules_per_s']:.1f} molecules/s including compilation; "
                   f"{stats['stopped_fraction']:.0%} emitted STOP")
 

@@ -25,7 +25,7 @@ from flax import nnx
 from genmol.config import load_config
 from genmol.data.graph import stack_batches
 from genmol.models.symphony.task import SymphonyTask
-from genmol.models.symphony.generate import generate_molecules
+from genmol.models.symphony.generate import generate_molecules, sampling_settings
 from genmol.train.optim import create_optimizer
 from genmol.train.trainer import make_steps
 
@@ -74,19 +74,16 @@ def main():
     for i, path in enumerate(args.configs):
         config = load_config(path, ["data.source='embedded'", "data.split='all'"])
         r = bench_training(config, args.steps)
-        model, temps = r["model"], {}
+        model, recorded = r["model"], {}
         num = args.num[min(i, len(args.num) - 1)]
         if i == 0:
             from genmol.pretrained import pretrained_path
             from genmol.train.export import load_model
 
             model, _, meta = load_model(args.checkpoint or pretrained_path("symphony_qm9"))
-            temps = meta.get("sampling", {})
+            recorded = meta.get("sampling", {})
         mols, stats = generate_molecules(model, float(config.model.focus_encoder.cutoff), num, seed=0,
-                                         batch=args.sample_batch, progress=False,
-                                         focus_beta=1 / temps.get("focus_temperature", 1.0),
-                                         position_beta=1 / temps.get("position_temperature", 1.0),
-                                         refine=bool(temps.get("refine", True)))
+                                         batch=args.sample_batch, progress=False, **sampling_settings(recorded))
         if i == 0 and args.save_samples:
             from genmol.io.molecule_files import write_molecules
 

@@ -24,12 +24,18 @@ from genmol.io.atomic import atomic_open
 from genmol.io.molecule import Molecule
 from genmol.io.xyz import iter_xyz, write_xyz
 
-__all__ = ["read_molecules", "write_molecules", "FORMATS"]
+__all__ = ["read_molecules", "write_molecules", "molecule_format", "FORMATS"]
 
 FORMATS = (".xyz", ".extxyz", ".sdf", ".npz")
 
 
-def _ext(path: Path) -> str:
+def molecule_format(path: str | os.PathLike) -> str:
+    """The file's format (``.xyz``, ``.extxyz``, ``.sdf`` or ``.npz``) from its extension.
+
+    Raises:
+        GenmolError: any other extension (check outputs with it before long work).
+    """
+    path = Path(path)
     ext = path.suffix.lower()
     if ext not in FORMATS:
         raise GenmolError(f"{path}: unsupported molecule file type {ext or '(none)'!r}; use one of {FORMATS}")
@@ -77,7 +83,7 @@ def read_molecules(path: str | os.PathLike, *, lenient: bool = False) -> tuple[M
         (only in ``lenient`` mode; otherwise such a record raises :class:`GenmolError`).
     """
     path = Path(path)
-    ext = _ext(path)
+    ext = molecule_format(path)
     if not path.is_file():
         raise GenmolError(f"{path} does not exist")
     if ext == ".npz":
@@ -122,7 +128,7 @@ def _sdf_mol(mol: Molecule):
 def write_molecules(path: str | os.PathLike, molecules, *, extended: bool = True) -> None:
     """Writes ``molecules`` (a :class:`MoleculeSet` or a list of :class:`Molecule`) by extension, atomically."""
     path = Path(path)
-    ext = _ext(path)
+    ext = molecule_format(path)
     mols = list(molecules)
     if ext in (".xyz", ".extxyz"):
         write_xyz(path, mols, extended=extended or ext == ".extxyz")

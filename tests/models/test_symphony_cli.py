@@ -65,3 +65,9 @@ def test_bad_fragment_is_one_clear_error(shipped, tmp_path, content, match):
 def test_missing_checkpoint(tmp_path):
     out = genmol("sample", "molecules", "--num", "2", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "o.xyz"))
     assert out.returncode == 2 and "not a genmol model directory" in out.stderr
+
+
+def test_unsupported_output_type_fails_before_sampling(tmp_path):
+    out = genmol("sample", "molecules", "--num", "2", "--out", str(tmp_path / "o.pdb"))
+    assert out.returncode == 2 and "unsupported molecule file type '.pdb'" in out.stderr
+    assert "sampling" not in out.stderr and not (tmp_path / "o.pdb").exists()

@@ -15,7 +15,26 @@ from genmol.io.molecule import Molecule
 from genmol.models.symphony.model import SymphonyModel
 from genmol.models.symphony.sampler import SamplerConfig, make_sampler
 
-__all__ = ["seed_fragment", "generate_molecules"]
+__all__ = ["seed_fragment", "sampling_settings", "generate_molecules"]
+
+
+def sampling_settings(recorded: dict, *, focus_temperature: float | None = None,
+                      position_temperature: float | None = None, refine: bool | None = None) -> dict:
+    """Keyword arguments of :func:`generate_molecules` (``focus_beta, position_beta, refine``).
+
+    Each setting given here wins; otherwise the one ``recorded`` with the model (its
+    ``metadata.json`` ``"sampling"`` entry, see ``genmol export --sampling``); otherwise
+    temperature 1 and refinement on.
+
+    Raises:
+        GenmolError: a temperature is not positive.
+    """
+    ft = focus_temperature if focus_temperature is not None else recorded.get("focus_temperature", 1.0)
+    pt = position_temperature if position_temperature is not None else recorded.get("position_temperature", 1.0)
+    if ft <= 0 or pt <= 0:
+        raise GenmolError("temperatures must be positive")
+    refine = refine if refine is not None else bool(recorded.get("refine", True))
+    return {"focus_beta": 1.0 / ft, "position_beta": 1.0 / pt, "refine": refine}
 
 
 def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: int = 35,

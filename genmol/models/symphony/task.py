@@ -40,14 +40,7 @@ class SymphonyTask:
         """``molecules`` replaces ``data.source``/``data.split`` (e.g. a hand-picked training set)."""
         self.config = config
         dc = config.data
-        ms = molecules if molecules is not None else load_qm9(dc.source)
-        if molecules is not None:
-            pass
-        elif dc.split == "edm_train":
-            split = edm_split(ms.properties["qm9_index"])
-            ms = ms.subset(np.searchsorted(ms.properties["qm9_index"], np.sort(split["train"])))
-        elif dc.split != "all":
-            raise ConfigError(f"data.split={dc.split!r}; use 'all' or 'edm_train'")
+        ms = molecules if molecules is not None else self._load_split(dc)
         if dc.get("limit"):
             ms = ms.subset(np.arange(min(int(dc.limit), len(ms))))
         radius = float(config.model.radius_max)
@@ -68,6 +61,16 @@ class SymphonyTask:
         probe = [self._graph(-1, j) for j in range(512)]
         self._sizes = (np.array([g.num_nodes for g in probe]), np.array([g.num_edges for g in probe]))
         self.log_w = grid_log_weights(int(config.model.res_beta), int(config.model.res_alpha))
+
+    @staticmethod
+    def _load_split(dc: ml_collections.ConfigDict) -> MoleculeSet:
+        ms = load_qm9(dc.source)
+        if dc.split == "edm_train":
+            split = edm_split(ms.properties["qm9_index"])
+            return ms.subset(np.searchsorted(ms.properties["qm9_index"], np.sort(split["train"])))
+        if dc.split != "all":
+            raise ConfigError(f"data.split={dc.split!r}; use 'all' or 'edm_train'")
+        return ms
 
     def fragments(self, mol: int, ordering: int) -> list[Fragment] | None:
         key = (mol, ordering)
