@@ -40,6 +40,8 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in --workdir."),
     devices: Optional[int] = typer.Option(None, "--devices", help="Devices in the data-parallel mesh (default all)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from",
+                                             help="Start from the weights of an exported model (same architecture)."),
 ):
     """Train a model: genmol train property --config configs/property/qm9.py --workdir runs/gap"""
     from genmol.config import load_config
@@ -52,6 +54,8 @@ def train(
     cfg = load_config(config, set_)
     if cfg.get("model_name", model) != model:
         raise GenmolError(f"config {config} is for model {cfg.model_name!r}, not {model!r}")
+    if init_from is not None:
+        cfg.train.init_from = str(init_from)  # recorded in the run's config.json
     task = task_cls(cfg)
     if hasattr(task, "describe"):
         console.print(task.describe())

@@ -34,6 +34,10 @@ def test_train_runs(tmp_path):
     (["train", "symphonyy", "--config", "configs/property/test.py", "--workdir", "W"], "unknown model 'symphonyy'"),
     (["train", "property", "--config", "configs/property/test.py", "--workdir", "W", "--set", "data.limit=3"],
      "leaves no training molecules"),
+    (["train", "property", "--config", "configs/property/test.py", "--workdir", "W", "--init-from", "nowhere"],
+     "nowhere is not a genmol model directory"),
+    (["train", "property", "--config", "configs/property/test.py", "--workdir", "W", "--init-from",
+      "genmol/pretrained/symphony_qm9"], "holds a 'symphony' model, not 'property'"),
     (["train", "property", "--config", "configs/property/test.py", "--workdir", "W", "--set",
       "train.batch_size=1", "--set", "data.limit=45"], None),
 ])

@@ -22,7 +22,7 @@ from genmol.config import read_config_json, save_config
 from genmol.errors import GenmolError
 from genmol.io.atomic import atomic_open, atomic_write_text
 
-__all__ = ["export_model", "load_model", "build_model"]
+__all__ = ["export_model", "load_model", "build_model", "read_params", "initial_params"]
 
 
 def _flatten(params) -> dict[str, np.ndarray]:
@@ -50,19 +50,17 @@ def export_model(config, params, path: str | os.PathLike, metadata: dict | None 
     return path
 
 
-def load_model(path: str | os.PathLike) -> tuple[nnx.Module, object, dict]:
-    """``(model, config, metadata)`` from a directory written by :func:`export_model`."""
+def read_params(path: str | os.PathLike, like: dict) -> dict:
+    """The parameters stored in ``path/params.npz``, as a pure dict with the structure of ``like``.
+
+    Raises:
+        GenmolError: a parameter is missing, unexpected or of the wrong shape (the file does not
+            hold weights of the model ``like`` describes).
+    """
     path = Path(path)
-    for name in ("config.json", "params.npz"):
-        if not (path / name).is_file():
-            raise GenmolError(f"{path} is not a genmol model directory (missing {name})")
-    config = read_config_json(path / "config.json")
-    model = build_model(config)
-    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
-    pure = nnx.to_pure_dict(template)
     with np.load(path / "params.npz") as f:
         stored = {k: f[k] for k in f.files}
-    expected = _flatten(pure)
+    expected = _flatten(like)
     if set(stored) != set(expected):
         missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
         raise GenmolError(f"{path}/params.npz does not match the model in config.json "
@@ -70,10 +68,60 @@ def load_model(path: str | os.PathLike) -> tuple[nnx.Module, object, dict]:
     for k, v in expected.items():
         if stored[k].shape != v.shape:
             raise GenmolError(f"{path}/params.npz: {k} has shape {stored[k].shape}, the model needs {v.shape}")
-    leaves_paths, treedef = jax.tree_util.tree_flatten_with_path(pure)
+    leaves_paths, treedef = jax.tree_util.tree_flatten_with_path(like)
     names = ["/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in p) for p, _ in leaves_paths]
-    params = jax.tree_util.tree_unflatten(treedef, [stored[n] for n in names])
-    nnx.replace_by_pure_dict(template, params)
+    return jax.tree_util.tree_unflatten(treedef, [stored[n] for n in names])
+
+
+def _check_model_dir(path: Path) -> None:
+    for name in ("config.json", "params.npz"):
+        if not (path / name).is_file():
+            raise GenmolError(f"{path} is not a genmol model directory (missing {name})")
+
+
+def load_model(path: str | os.PathLike) -> tuple[nnx.Module, object, dict]:
+    """``(model, config, metadata)`` from a directory written by :func:`export_model`."""
+    path = Path(path)
+    _check_model_dir(path)
+    config = read_config_json(path / "config.json")
+    model = build_model(config)
+    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
+    nnx.replace_by_pure_dict(template, read_params(path, nnx.to_pure_dict(template)))
     meta_path = path / "metadata.json"
     metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return nnx.merge(graphdef, template, rest), config, metadata
+
+
+def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
+    """Dotted keys recorded in ``stored`` whose value differs in ``current``."""
+    out = []
+    for k, v in stored.items():
+        if isinstance(v, dict) and isinstance(current.get(k), dict):
+            out += _differences(v, current[k], f"{prefix}{k}.")
+        elif k not in current or current[k] != v:
+            out.append(f"{prefix}{k} ({v!r} there, {current.get(k)!r} here)")
+    return out
+
+
+def initial_params(path: str | os.PathLike, config, like: dict) -> dict:
+    """Weights of the exported model at ``path`` to start training ``config``'s model from.
+
+    The exported model must be the same architecture: every field of the ``model`` recorded in
+    ``path/config.json`` has to equal ``config.model``'s (fields an older export does not record
+    are taken at their current defaults; data, loss, optimizer and schedule may differ), and every
+    parameter's name and shape has to match.
+
+    Raises:
+        GenmolError: ``path`` is not a model directory, or its model differs from ``config.model``.
+    """
+    path = Path(path)
+    _check_model_dir(path)
+    stored = read_config_json(path / "config.json")
+    if stored.get("model_name") != config.get("model_name"):
+        raise GenmolError(f"train.init_from={path} holds a {stored.get('model_name')!r} model, "
+                          f"not {config.get('model_name')!r}")
+    a, b = json.loads(stored.model.to_json()), json.loads(config.model.to_json())  # tuples read back as lists
+    diff = _differences(a, b)
+    if diff:
+        raise GenmolError(f"train.init_from={path}: its model differs from config.model in {', '.join(diff)}")
+    return read_params(path, like)

@@ -3,12 +3,13 @@
 ``train_and_evaluate(task, config, workdir)`` runs a jitted, data-parallel training loop
 with an optax optimizer, gradient clipping, parameter EMA, orbax checkpoints (every
 ``train.checkpoint_every`` steps, last ``train.keep_checkpoints`` kept, exact resume),
-metrics (training metrics averaged over each ``train.log_every`` window) to JSONL and
+optional warm start from an exported model (``train.init_from``: parameters and EMA start
+from its weights; optimizer state and step start fresh), metrics (training metrics averaged over each ``train.log_every`` window) to JSONL and
 TensorBoard, a tqdm progress bar with loss and steps/s, and a guard
 that stops on a non-finite loss while keeping the last good checkpoint.
 
 Config fields used: ``seed``; ``train.{steps, log_every, checkpoint_every,
-keep_checkpoints, eval_every, ema_decay}``; ``optim.*`` (:mod:`genmol.train.optim`).
+keep_checkpoints, eval_every, ema_decay, init_from}``; ``optim.*`` (:mod:`genmol.train.optim`).
 """
 
 from __future__ import annotations
@@ -162,6 +163,11 @@ def train_and_evaluate(
     model = task.create_model(nnx.Rngs(int(config.seed)))
     graphdef, template, rest = nnx.split(model, nnx.Param, ...)
     params = nnx.to_pure_dict(template)
+    init_from = tc.get("init_from")
+    if init_from:  # warm start (fine-tuning, or continuing an exported model); a resume overrides it below
+        from genmol.train.export import initial_params
+
+        params = jax.tree.map(jnp.asarray, initial_params(init_from, config, params))
     tx = create_optimizer(config.optim, total)
     ema_decay = float(tc.get("ema_decay", 0.0))
     state = dict(params=params, opt_state=tx.init(params), step=jnp.asarray(0, jnp.int32))
