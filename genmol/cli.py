@@ -167,7 +167,6 @@ def export_cmd(
 ):
     """Turn the latest checkpoint of a training run into a self-contained model directory."""
     from genmol.config import parse_value, read_config_json
-    from genmol.models import get_task
     from genmol.train.export import export_model
     from genmol.train.trainer import load_params
 
@@ -179,7 +178,7 @@ def export_cmd(
         settings[key] = parse_value(value)
 
     cfg = read_config_json(Path(workdir) / "config.json")
-    model = load_params(get_task(cfg.model_name)(cfg), cfg, workdir, use_ema=ema)
+    model = load_params(cfg, workdir, use_ema=ema)  # builds the model only: no data is loaded
     from flax import nnx
 
     from genmol.train.checkpoint import Checkpointer
@@ -210,6 +209,9 @@ def sample_molecules_cmd(
     refine: Optional[bool] = typer.Option(
         None, "--refine/--no-refine", help="Place atoms continuously within the sampled radial bin and grid cell "
                                            "(default: the model's recorded setting, else refine)."),
+    grid: Optional[str] = typer.Option(
+        None, "--grid", help="S² grid for positions, RES_BETAxRES_ALPHA, e.g. 60x119 (default: the model's "
+                             "recorded setting, else its training grid)."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
     from genmol.io.molecule_files import molecule_format, write_molecules
@@ -224,14 +226,15 @@ def sample_molecules_cmd(
     if cfg.model_name != "symphony":
         raise GenmolError(f"{model_dir} holds a {cfg.model_name!r} model, not a molecule generator")
     settings = sampling_settings(meta.get("sampling", {}), focus_temperature=focus_temperature,
-                                 position_temperature=position_temperature, refine=refine)
+                                 position_temperature=position_temperature, refine=refine, grid=grid)
     mols, stats = generate_molecules(
         model, float(cfg.model.focus_encoder.cutoff), num, seed=seed, max_atoms=max_atoms, init=init,
         fragment_path=str(from_fragment) if from_fragment else None, batch=batch, **settings)
     write_molecules(out, mols)
     console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus "
                   f"{1 / settings['focus_beta']:g}, position {1 / settings['position_beta']:g}; "
-                  f"{'refined' if settings['refine'] else 'grid'} positions); "
+                  f"{'refined' if settings['refine'] else 'grid'} positions"
+                  f"{'' if settings['grid'] is None else ' on a %dx%d grid' % settings['grid']}); "
                   f"{stats['molecules_per_s']:.1f} molecules/s including compilation; "
                   f"{stats['stopped_fraction']:.0%} emitted STOP")
 

@@ -262,9 +262,14 @@ def train_and_evaluate(
                        ema_params=ema)
 
 
-def load_params(task: Task, config: ml_collections.ConfigDict, workdir: str | os.PathLike, *, use_ema: bool = True):
-    """Rebuilds the model of ``task`` with the latest checkpointed parameters of ``workdir``."""
-    model = task.create_model(nnx.Rngs(int(config.seed)))
+def load_params(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *, use_ema: bool = True):
+    """Rebuilds the model of ``config`` with the latest checkpointed parameters of ``workdir``.
+
+    Needs no data: the model is built from ``config.model`` alone (``genmol.train.export.build_model``).
+    """
+    from genmol.train.export import build_model
+
+    model = build_model(config, int(config.seed))
     graphdef, template, rest = nnx.split(model, nnx.Param, ...)
     params = nnx.to_pure_dict(template)
     tx = create_optimizer(config.optim, int(config.train.steps))

@@ -71,3 +71,14 @@ def test_unsupported_output_type_fails_before_sampling(tmp_path):
     out = genmol("sample", "molecules", "--num", "2", "--out", str(tmp_path / "o.pdb"))
     assert out.returncode == 2 and "unsupported molecule file type '.pdb'" in out.stderr
     assert "sampling" not in out.stderr and not (tmp_path / "o.pdb").exists()
+
+
+def test_sample_cli_on_a_finer_grid(shipped, tmp_path):
+    out = genmol("sample", "molecules", "--num", "2", "--checkpoint", str(shipped), "--max-atoms", "6",
+                 "--grid", "40x79", "--out", str(tmp_path / "o.xyz"))
+    assert out.returncode == 0, out.stderr
+    assert "on a 40x79 grid" in out.stderr
+    bad = genmol("sample", "molecules", "--num", "2", "--checkpoint", str(shipped), "--grid", "40",
+                 "--out", str(tmp_path / "p.xyz"))
+    assert bad.returncode == 2 and "is not RES_BETAxRES_ALPHA" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "p.xyz").exists()

@@ -50,7 +50,7 @@ def overfit(tmp_path_factory):
     task = SymphonyTask(config, molecules=molecules)
     workdir = tmp_path_factory.mktemp("overfit")
     result = train_and_evaluate(task, config, workdir, progress=False)
-    return molecules, load_params(task, config, workdir), result
+    return molecules, load_params(config, workdir), result
 
 
 def test_training_loss_falls_to_a_fraction_of_its_start(overfit):

@@ -67,3 +67,35 @@ def test_greedy_sampling_is_the_same_for_every_key(sampler_and_model):
     assert n[0] == n[1] == n[2]
     np.testing.assert_allclose(pos[0], pos[1], atol=1e-6)
     np.testing.assert_array_equal(sp[0], sp[2])
+
+
+def test_sampling_settings_flags_over_recorded_over_defaults():
+    from genmol.errors import GenmolError
+    from genmol.models.symphony.generate import sampling_settings
+
+    assert sampling_settings({}) == {"focus_beta": 1.0, "position_beta": 1.0, "refine": True, "grid": None}
+    rec = {"focus_temperature": 0.5, "position_temperature": 0.25, "refine": False, "grid": "60x119"}
+    assert sampling_settings(rec) == {"focus_beta": 2.0, "position_beta": 4.0, "refine": False, "grid": (60, 119)}
+    got = sampling_settings(rec, focus_temperature=1.0, refine=True, grid="30X59")
+    assert got == {"focus_beta": 1.0, "position_beta": 4.0, "refine": True, "grid": (30, 59)}
+    for bad in ("60", "60x", "ax2", "1x59"):
+        with pytest.raises(GenmolError, match="grid"):
+            sampling_settings({}, grid=bad)
+
+
+def test_a_finer_grid_places_atoms_at_its_own_directions(sampler_and_model):
+    _, model = sampler_and_model
+    fine = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, segment_atoms=(), refine=False,
+                                                  res_beta=40, res_alpha=79))
+    pos, _, n, _ = _run(fine, 2)
+    vectors = np.asarray(model.grid_vectors(40, 79)).reshape(-1, 3)
+    radii = np.asarray(model.radii)
+    k = int(np.argmax(n))
+    assert n[k] >= 2
+    p = pos[k, : n[k]]
+    for i in range(1, n[k]):  # every new atom sits at an earlier atom + a bin radius x a 40x79 grid vector
+        rel = p[i] - p[:i]  # [i, 3]
+        r = np.linalg.norm(rel, axis=-1)
+        ok = [np.min(np.abs(radii - r[j])) < 1e-4 and np.max(vectors @ (rel[j] / r[j])) > 1 - 1e-6
+              for j in range(i)]
+        assert any(ok)

@@ -15,26 +15,45 @@ from genmol.io.molecule import Molecule
 from genmol.models.symphony.model import SymphonyModel
 from genmol.models.symphony.sampler import SamplerConfig, make_sampler
 
-__all__ = ["seed_fragment", "sampling_settings", "generate_molecules"]
+__all__ = ["seed_fragment", "sampling_settings", "parse_grid", "generate_molecules"]
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """``"60x119"`` -> ``(60, 119)``: an S² grid of ``res_beta`` latitudes by ``res_alpha`` longitudes.
+
+    Raises:
+        GenmolError: not two positive integers joined by ``x``.
+    """
+    parts = str(text).lower().split("x")
+    try:
+        b, a = (int(p) for p in parts)
+    except ValueError:
+        raise GenmolError(f"grid {text!r} is not RES_BETAxRES_ALPHA, e.g. 60x119") from None
+    if b < 2 or a < 2:
+        raise GenmolError(f"grid {text!r}: both resolutions must be at least 2")
+    return b, a
 
 
 def sampling_settings(recorded: dict, *, focus_temperature: float | None = None,
-                      position_temperature: float | None = None, refine: bool | None = None) -> dict:
-    """Keyword arguments of :func:`generate_molecules` (``focus_beta, position_beta, refine``).
+                      position_temperature: float | None = None, refine: bool | None = None,
+                      grid: str | None = None) -> dict:
+    """Keyword arguments of :func:`generate_molecules` (``focus_beta, position_beta, refine, grid``).
 
     Each setting given here wins; otherwise the one ``recorded`` with the model (its
     ``metadata.json`` ``"sampling"`` entry, see ``genmol export --sampling``); otherwise
-    temperature 1 and refinement on.
+    temperature 1, refinement on and the training grid (``grid=None``).
 
     Raises:
-        GenmolError: a temperature is not positive.
+        GenmolError: a temperature is not positive, or the grid is malformed.
     """
     ft = focus_temperature if focus_temperature is not None else recorded.get("focus_temperature", 1.0)
     pt = position_temperature if position_temperature is not None else recorded.get("position_temperature", 1.0)
     if ft <= 0 or pt <= 0:
         raise GenmolError("temperatures must be positive")
     refine = refine if refine is not None else bool(recorded.get("refine", True))
-    return {"focus_beta": 1.0 / ft, "position_beta": 1.0 / pt, "refine": refine}
+    grid = grid if grid is not None else recorded.get("grid")
+    return {"focus_beta": 1.0 / ft, "position_beta": 1.0 / pt, "refine": refine,
+            "grid": parse_grid(grid) if grid is not None else None}
 
 
 def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: int = 35,
@@ -66,9 +85,13 @@ def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: 
 def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: int = 0, max_atoms: int = 35,
                        init: str = "H", fragment_path: str | None = None, batch: int = 64,
                        focus_beta: float = 1.0, position_beta: float = 1.0, refine: bool = True,
-                       progress: bool = True,
+                       grid: tuple[int, int] | None = None, progress: bool = True,
                        elements=QM9_ELEMENTS) -> tuple[list[Molecule], dict]:
     """Samples ``num`` molecules; deterministic for ``seed`` (and ``batch``).
+
+    ``grid = (res_beta, res_alpha)`` evaluates the position density on another S² grid than the
+    training one (the density is band-limited to ``position_lmax``, so any grid resolves it;
+    a finer one places atoms in finer directions).
 
     Returns:
         molecules (``info``: ``sample`` index, ``stopped`` — False if ``max_atoms`` was reached
@@ -79,7 +102,9 @@ def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: i
     pos0, sp0 = seed_fragment(init, fragment_path, max_atoms, elements)
     k = len(sp0)
     sampler = make_sampler(model, cutoff, SamplerConfig(max_atoms=max_atoms, focus_beta=focus_beta,
-                                                        position_beta=position_beta, refine=refine))
+                                                        position_beta=position_beta, refine=refine,
+                                                        res_beta=grid[0] if grid else None,
+                                                        res_alpha=grid[1] if grid else None))
     batch = max(1, min(batch, num))
     init_pos = np.zeros((batch, max_atoms, 3), np.float32)
     init_pos[:, :k] = pos0
