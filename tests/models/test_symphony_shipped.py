@@ -5,7 +5,7 @@ This is the README's main command on a small scale: ``genmol sample molecules`` 
 
 The issue asked for at least half of 16 samples to be xyz2mol-valid. The shipped CPU-trained
 model does not reach that (experiments/symphony_qm9/README.md: 0.39 on 1,000 samples),
-so this test asks for at least 2 of 16 (seed 0 gives 7 here): it fails if the model or sampler breaks (the step-500
+so this test asks for at least 2 of 16 (seed 0 gives 4 here): it fails if the model or sampler breaks (the step-500
 checkpoint of the same run gave 4 valid in 100), not on the usual spread of the shipped one.
 """
 
