@@ -56,6 +56,10 @@ def train(
         raise GenmolError(f"config {config} is for model {cfg.model_name!r}, not {model!r}")
     if init_from is not None:
         cfg.train.init_from = str(init_from)  # recorded in the run's config.json
+    if cfg.train.get("init_from") and not resume:
+        from genmol.train.export import check_init_from
+
+        check_init_from(cfg.train.init_from, cfg)  # a wrong --init-from fails before the data are loaded
     task = task_cls(cfg)
     if hasattr(task, "describe"):
         console.print(task.describe())
@@ -167,7 +171,7 @@ def export_cmd(
 ):
     """Turn the latest checkpoint of a training run into a self-contained model directory."""
     from genmol.config import parse_value, read_config_json
-    from genmol.train.export import export_model
+    from genmol.train.export import export_model, steps_before_run
     from genmol.train.trainer import load_params
 
     settings = {}
@@ -186,9 +190,14 @@ def export_cmd(
     ck = Checkpointer(workdir)
     step = ck.latest_step()
     ck.close()
-    export_model(cfg, nnx.to_pure_dict(nnx.state(model, nnx.Param)), out,
-                 {"source_workdir": str(workdir), "step": step, "ema": ema, "sampling": settings})
-    console.print(f"exported step {step} of {workdir} to {out}")
+    before = steps_before_run(workdir, cfg)
+    meta = {"source_workdir": str(workdir), "step": step, "steps_total": step + before, "ema": ema,
+            "sampling": settings}
+    if before:
+        meta["init_from"] = cfg.train.init_from
+    export_model(cfg, nnx.to_pure_dict(nnx.state(model, nnx.Param)), out, meta)
+    console.print(f"exported step {step} of {workdir} to {out}"
+                  + (f" ({step + before} steps in all, {before} before this run)" if before else ""))
 
 
 @sample_app.command("molecules")

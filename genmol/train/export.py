@@ -22,7 +22,10 @@ from genmol.config import read_config_json, save_config
 from genmol.errors import GenmolError
 from genmol.io.atomic import atomic_open, atomic_write_text
 
-__all__ = ["export_model", "load_model", "build_model", "read_params", "initial_params"]
+INIT_FROM_FILE = "init_from.json"  # in a run directory: the export it started from and that export's metadata
+
+__all__ = ["export_model", "load_model", "build_model", "read_params", "initial_params", "check_init_from",
+           "prior_steps", "steps_before_run", "INIT_FROM_FILE"]
 
 
 def _flatten(params) -> dict[str, np.ndarray]:
@@ -103,13 +106,18 @@ def _differences(stored: dict, current: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def initial_params(path: str | os.PathLike, config, like: dict) -> dict:
-    """Weights of the exported model at ``path`` to start training ``config``'s model from.
+def prior_steps(metadata: dict) -> int:
+    """Optimizer steps behind an exported model: ``steps_total`` if recorded, else ``step`` (0 if neither)."""
+    return int(metadata.get("steps_total", metadata.get("step") or 0))
+
+
+def check_init_from(path: str | os.PathLike, config) -> dict:
+    """Checks that training ``config``'s model can start from the export at ``path``; its metadata.
 
     The exported model must be the same architecture: every field of the ``model`` recorded in
     ``path/config.json`` has to equal ``config.model``'s (fields an older export does not record
-    are taken at their current defaults; data, loss, optimizer and schedule may differ), and every
-    parameter's name and shape has to match.
+    are taken at their current defaults; data, loss, optimizer and schedule may differ). Reads only
+    the two JSON files, so the command line calls it before any training data is loaded.
 
     Raises:
         GenmolError: ``path`` is not a model directory, or its model differs from ``config.model``.
@@ -124,4 +132,33 @@ def initial_params(path: str | os.PathLike, config, like: dict) -> dict:
     diff = _differences(a, b)
     if diff:
         raise GenmolError(f"train.init_from={path}: its model differs from config.model in {', '.join(diff)}")
+    meta_path = path / "metadata.json"
+    return json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+
+
+def initial_params(path: str | os.PathLike, config, like: dict) -> dict:
+    """Weights of the exported model at ``path`` to start training ``config``'s model from.
+
+    Checks the architecture with :func:`check_init_from`, then every parameter's name and shape.
+
+    Raises:
+        GenmolError: ``path`` is not a model directory, or its model differs from ``config.model``.
+    """
+    check_init_from(path, config)
     return read_params(path, like)
+
+
+def steps_before_run(workdir: str | os.PathLike, config) -> int:
+    """Optimizer steps of the model a run in ``workdir`` started from (``train.init_from``); 0 if none.
+
+    Read from the run's ``init_from.json``, written when the run started; a run older than that
+    file falls back to the ``metadata.json`` now at ``train.init_from`` (right unless that
+    directory has been re-exported since).
+    """
+    record = Path(workdir) / INIT_FROM_FILE
+    if record.is_file():
+        return prior_steps(json.loads(record.read_text())["metadata"])
+    source = config.train.get("init_from") if "train" in config else None
+    if not source or not (Path(source) / "metadata.json").is_file():
+        return 0
+    return prior_steps(json.loads((Path(source) / "metadata.json").read_text()))

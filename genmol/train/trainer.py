@@ -15,6 +15,7 @@ keep_checkpoints, eval_every, ema_decay, init_from}``; ``optim.*`` (:mod:`genmol
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import queue
@@ -31,6 +32,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from genmol.config import save_config
+from genmol.io.atomic import atomic_write_text
 from genmol.data.graph import stack_batches
 from genmol.errors import GenmolError, TrainingDiverged
 from genmol.train.checkpoint import Checkpointer
@@ -160,14 +162,27 @@ def train_and_evaluate(
     local = [i for i, d in enumerate(mesh.devices.flat) if d.process_index == jax.process_index()]
     assert len(local) == num_local_shards(mesh)
 
+    ckpt = Checkpointer(workdir, keep=int(tc.keep_checkpoints))
+    latest = ckpt.latest_step()
+    if latest is not None and not resume:
+        ckpt.close()
+        raise GenmolError(f"{workdir} already holds checkpoints (latest step {latest}); "
+                          "pass --resume to continue it or choose a new --workdir")
+    restoring = resume and latest is not None
+
     model = task.create_model(nnx.Rngs(int(config.seed)))
     graphdef, template, rest = nnx.split(model, nnx.Param, ...)
     params = nnx.to_pure_dict(template)
-    init_from = tc.get("init_from")
-    if init_from:  # warm start (fine-tuning, or continuing an exported model); a resume overrides it below
-        from genmol.train.export import initial_params
+    init_from = tc.get("init_from") if not restoring else None  # a resume restores its own weights
+    if init_from:  # warm start (fine-tuning, or continuing an exported model)
+        from genmol.train.export import INIT_FROM_FILE, check_init_from, initial_params
 
-        params = jax.tree.map(jnp.asarray, initial_params(init_from, config, params))
+        try:
+            init_record = {"path": str(init_from), "metadata": check_init_from(init_from, config)}
+            params = jax.tree.map(jnp.asarray, initial_params(init_from, config, params))
+        except GenmolError:
+            ckpt.close()
+            raise
     tx = create_optimizer(config.optim, total)
     ema_decay = float(tc.get("ema_decay", 0.0))
     state = dict(params=params, opt_state=tx.init(params), step=jnp.asarray(0, jnp.int32))
@@ -176,18 +191,14 @@ def train_and_evaluate(
     replicated = NamedSharding(mesh, P())
     state = jax.device_put(state, replicated)
 
-    ckpt = Checkpointer(workdir, keep=int(tc.keep_checkpoints))
-    latest = ckpt.latest_step()
-    if latest is not None and not resume:
-        ckpt.close()
-        raise GenmolError(f"{workdir} already holds checkpoints (latest step {latest}); "
-                          "pass --resume to continue it or choose a new --workdir")
     start = 0
-    if resume and latest is not None:
+    if restoring:
         state = ckpt.restore(state)
         start = int(state["step"])
     workdir.mkdir(parents=True, exist_ok=True)
     save_config(config, workdir / "config.json")
+    if init_from:  # what this run started from, kept even if that directory is re-exported later
+        atomic_write_text(workdir / INIT_FROM_FILE, json.dumps(init_record, indent=2) + "\n")
     writer = MetricWriter(workdir, resume_step=start if resume else None)
 
     train_step, eval_step = make_steps(task, graphdef, template, rest, tx, ema_decay)

@@ -82,3 +82,33 @@ def test_sample_cli_on_a_finer_grid(shipped, tmp_path):
                  "--out", str(tmp_path / "p.xyz"))
     assert bad.returncode == 2 and "is not RES_BETAxRES_ALPHA" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "p.xyz").exists()
+
+
+def test_init_from_records_its_source_and_resumes_without_it(shipped, tmp_path):
+    import json
+    import shutil
+
+    source = shutil.copytree(shipped, tmp_path / "source")
+    run = tmp_path / "run"
+    base = ["train", "symphony", "--config", "configs/symphony/test.py", "--workdir", str(run), "--no-progress",
+            "--set", "train.checkpoint_every=3"]
+    out = genmol(*base, "--init-from", str(source), "--set", "train.steps=3")
+    assert out.returncode == 0, out.stderr
+    record = json.loads((run / "init_from.json").read_text())
+    assert record["path"] == str(source) and record["metadata"]["step"] == 10
+    shutil.rmtree(source)  # a resume restores its checkpoint: the export it started from is not needed
+    out = genmol(*base, "--init-from", str(source), "--set", "train.steps=5", "--resume")
+    assert out.returncode == 0, out.stderr
+    out = genmol("export", str(run), "--out", str(tmp_path / "model"))
+    assert out.returncode == 0, out.stderr
+    assert "15 steps in all, 10 before this run" in out.stderr
+    _, _, meta = load_model(tmp_path / "model")
+    assert meta["step"] == 5 and meta["steps_total"] == 15 and meta["init_from"] == str(source)
+
+
+def test_wrong_init_from_fails_before_loading_data(tmp_path):
+    # The shipped model is larger than the test config's: the mismatch is reported, not the missing data.
+    out = genmol("train", "symphony", "--config", "configs/symphony/test.py", "--workdir", str(tmp_path / "w"),
+                 "--init-from", "genmol/pretrained/symphony_qm9", "--set", f"data.source={tmp_path / 'none.sdf'}")
+    assert out.returncode == 2 and "its model differs from config.model in" in out.stderr, out.stderr
+    assert "none.sdf" not in out.stderr and not (tmp_path / "w").exists()
