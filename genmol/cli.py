@@ -42,6 +42,9 @@ def train(
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
     init_from: Optional[Path] = typer.Option(None, "--init-from",
                                              help="Start from the weights of an exported model (same architecture)."),
+    init_fresh: Optional[str] = typer.Option(
+        None, "--init-fresh", help="With --init-from: comma-separated model parts that start from a fresh "
+        "initialisation instead (their config may differ), e.g. focus_encoder,focus_hidden,focus_out."),
 ):
     """Train a model: genmol train property --config configs/property/qm9.py --workdir runs/gap"""
     from genmol.config import load_config
@@ -56,6 +59,10 @@ def train(
         raise GenmolError(f"config {config} is for model {cfg.model_name!r}, not {model!r}")
     if init_from is not None:
         cfg.train.init_from = str(init_from)  # recorded in the run's config.json
+    if init_fresh is not None:
+        if not cfg.train.get("init_from"):
+            raise GenmolError("--init-fresh only applies with --init-from")
+        cfg.train.init_fresh = init_fresh
     if cfg.train.get("init_from") and not resume:
         from genmol.train.export import check_init_from
 

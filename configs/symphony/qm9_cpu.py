@@ -34,7 +34,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.position_lmax = 3
     c.model.res_beta = 30
     c.model.res_alpha = 59
-    c.loss = ml_collections.ConfigDict(dict(radial_var=1e-5, beta=20.0, target_lmax=3))
+    # focus_weight / position_weight: a head of weight 0 is skipped (e.g. continue the cheap focus head
+    # alone with larger batches: it costs ~15 % of a full step, experiments/symphony_qm9/README.md)
+    c.loss = ml_collections.ConfigDict(dict(radial_var=1e-5, beta=20.0, target_lmax=3, focus_weight=1.0,
+                                            position_weight=1.0))
     c.optim = optim_config(name="adam", learning_rate=1e-3, schedule="warmup_cosine", warmup_steps=200,
                            grad_clip=10.0)
     c.train = ml_collections.ConfigDict(dict(steps=8000, batch_size=32, log_every=50, checkpoint_every=1000,

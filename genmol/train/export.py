@@ -25,7 +25,7 @@ from genmol.io.atomic import atomic_open, atomic_write_text
 INIT_FROM_FILE = "init_from.json"  # in a run directory: the export it started from and that export's metadata
 
 __all__ = ["export_model", "load_model", "build_model", "read_params", "initial_params", "check_init_from",
-           "prior_steps", "steps_before_run", "INIT_FROM_FILE"]
+           "prior_steps", "steps_before_run", "init_fresh", "INIT_FROM_FILE"]
 
 
 def _flatten(params) -> dict[str, np.ndarray]:
@@ -53,8 +53,15 @@ def export_model(config, params, path: str | os.PathLike, metadata: dict | None 
     return path
 
 
-def read_params(path: str | os.PathLike, like: dict) -> dict:
+def _is_fresh(name: str, fresh: tuple[str, ...]) -> bool:
+    return name.split("/", 1)[0] in fresh
+
+
+def read_params(path: str | os.PathLike, like: dict, fresh: tuple[str, ...] = ()) -> dict:
     """The parameters stored in ``path/params.npz``, as a pure dict with the structure of ``like``.
+
+    Parameters under the top-level submodules named in ``fresh`` are not read: they keep their
+    values from ``like`` (and the file need not hold them, or may hold them in another shape).
 
     Raises:
         GenmolError: a parameter is missing, unexpected or of the wrong shape (the file does not
@@ -62,8 +69,11 @@ def read_params(path: str | os.PathLike, like: dict) -> dict:
     """
     path = Path(path)
     with np.load(path / "params.npz") as f:
-        stored = {k: f[k] for k in f.files}
-    expected = _flatten(like)
+        stored = {k: f[k] for k in f.files if not _is_fresh(k, fresh)}
+    expected = {k: v for k, v in _flatten(like).items() if not _is_fresh(k, fresh)}
+    if fresh and not any(_is_fresh(k, fresh) for k in _flatten(like)):
+        raise GenmolError(f"train.init_fresh={list(fresh)} names no part of the model "
+                          f"(its parts: {sorted({k.split('/', 1)[0] for k in _flatten(like)})})")
     if set(stored) != set(expected):
         missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
         raise GenmolError(f"{path}/params.npz does not match the model in config.json "
@@ -73,7 +83,8 @@ def read_params(path: str | os.PathLike, like: dict) -> dict:
             raise GenmolError(f"{path}/params.npz: {k} has shape {stored[k].shape}, the model needs {v.shape}")
     leaves_paths, treedef = jax.tree_util.tree_flatten_with_path(like)
     names = ["/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in p) for p, _ in leaves_paths]
-    return jax.tree_util.tree_unflatten(treedef, [stored[n] for n in names])
+    return jax.tree_util.tree_unflatten(treedef, [v if _is_fresh(n, fresh) else stored[n]
+                                                  for n, (_, v) in zip(names, leaves_paths)])
 
 
 def _check_model_dir(path: Path) -> None:
@@ -116,8 +127,11 @@ def check_init_from(path: str | os.PathLike, config) -> dict:
 
     The exported model must be the same architecture: every field of the ``model`` recorded in
     ``path/config.json`` has to equal ``config.model``'s (fields an older export does not record
-    are taken at their current defaults; data, loss, optimizer and schedule may differ). Reads only
-    the two JSON files, so the command line calls it before any training data is loaded.
+    are taken at their current defaults; data, loss, optimizer and schedule may differ), except the
+    fields named in ``train.init_fresh``: those parts of the model start from a fresh
+    initialisation (e.g. a larger focus head on a trained position head; the names are checked
+    against the model's top-level parts). Reads only the two JSON files (and builds the model when
+    ``init_fresh`` is set), so the command line calls it before any training data is loaded.
 
     Raises:
         GenmolError: ``path`` is not a model directory, or its model differs from ``config.model``.
@@ -129,7 +143,14 @@ def check_init_from(path: str | os.PathLike, config) -> dict:
         raise GenmolError(f"train.init_from={path} holds a {stored.get('model_name')!r} model, "
                           f"not {config.get('model_name')!r}")
     a, b = json.loads(stored.model.to_json()), json.loads(config.model.to_json())  # tuples read back as lists
-    diff = _differences(a, b)
+    fresh = init_fresh(config)
+    if fresh:
+        parts = {k.split("/", 1)[0] for k in _flatten(nnx.to_pure_dict(nnx.state(build_model(config), nnx.Param)))}
+        unknown = [f for f in fresh if f not in parts]
+        if unknown:
+            raise GenmolError(f"train.init_fresh={list(fresh)}: {unknown} names no part of the model "
+                              f"(its parts: {sorted(parts)})")
+    diff = [d for d in _differences(a, b) if d.split(" ", 1)[0].split(".", 1)[0] not in fresh]
     if diff:
         raise GenmolError(f"train.init_from={path}: its model differs from config.model in {', '.join(diff)}")
     meta_path = path / "metadata.json"
@@ -145,7 +166,16 @@ def initial_params(path: str | os.PathLike, config, like: dict) -> dict:
         GenmolError: ``path`` is not a model directory, or its model differs from ``config.model``.
     """
     check_init_from(path, config)
-    return read_params(path, like)
+    return read_params(path, like, init_fresh(config))
+
+
+def init_fresh(config) -> tuple[str, ...]:
+    """``train.init_fresh`` as a tuple of top-level model parts (config: a comma-separated string)."""
+    value = config.train.get("init_fresh") if "train" in config else None
+    if not value:
+        return ()
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(p.strip() for p in parts if p.strip())
 
 
 def steps_before_run(workdir: str | os.PathLike, config) -> int:

@@ -112,3 +112,32 @@ def test_wrong_init_from_fails_before_loading_data(tmp_path):
                  "--init-from", "genmol/pretrained/symphony_qm9", "--set", f"data.source={tmp_path / 'none.sdf'}")
     assert out.returncode == 2 and "its model differs from config.model in" in out.stderr, out.stderr
     assert "none.sdf" not in out.stderr and not (tmp_path / "w").exists()
+
+
+def test_init_fresh_starts_named_parts_anew_and_keeps_the_rest(shipped, tmp_path):
+    """A larger focus head on a trained position head: --init-fresh names the parts that start
+    from a fresh initialisation (and whose config may differ); everything else is loaded."""
+    import jax
+
+    run = tmp_path / "run"
+    bigger = ["--set", "model.focus_encoder.channels=12", "--set", "model.focus_hidden=24"]
+    base = ["train", "symphony", "--config", "configs/symphony/test.py", "--workdir", str(run), "--no-progress",
+            "--init-from", str(shipped), *bigger, "--set", "train.steps=2", "--set", "optim.learning_rate=0.0",
+            "--set", "optim.schedule='constant'"]
+    out = genmol(*base)
+    assert out.returncode == 2 and "focus_encoder.channels (8 there, 12 here)" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    out = genmol(*base, "--init-fresh", "focus_encoder,focus_hidden,focus_out")
+    assert out.returncode == 0, out.stderr
+    out = genmol("export", str(run), "--out", str(tmp_path / "model"))
+    assert out.returncode == 0, out.stderr
+    new, cfg, _ = load_model(tmp_path / "model")
+    old, _, _ = load_model(shipped)
+    assert cfg.model.focus_encoder.channels == 12
+    a, b = nnx.to_pure_dict(nnx.state(new, nnx.Param)), nnx.to_pure_dict(nnx.state(old, nnx.Param))
+    for part in ("position_encoder", "coeffs", "species_embed"):  # learning rate 0: loaded, untouched
+        for x, y in zip(jax.tree.leaves(a[part]), jax.tree.leaves(b[part])):
+            np.testing.assert_array_equal(x, y)
+    assert np.asarray(a["focus_hidden"]["kernel"]).shape == (12, 24)
+    bad = genmol(*base, "--init-fresh", "focus_head", "--workdir", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "names no part of the model" in bad.stderr, bad.stderr

@@ -39,3 +39,37 @@ def test_molecules_that_cannot_be_grown_are_dropped_and_reported():
     assert "1 dropped" in task.describe()
     b = task.train_batch(0, 0, 1)
     assert b.graph_mask.sum() == task.batch_size and set(np.unique(b.species[b.node_mask])) <= {0, 1}
+
+
+def test_loss_weights_select_the_heads():
+    """position_weight=0 trains the focus head alone: no position term is computed, the loss is
+    the focus KL, and the position head's parameters get no gradient."""
+    import jax
+    from flax import nnx
+
+    from genmol.errors import ConfigError
+
+    both = SymphonyTask(load_config("configs/symphony/test.py"))
+    focus = SymphonyTask(load_config("configs/symphony/test.py", ["loss.position_weight=0"]))
+    model = both.create_model(nnx.Rngs(0))
+    batch = both.train_batch(0, 0, 1)
+    full, alone = both.loss(model, batch, None), focus.loss(model, batch, None)
+    assert "position_kl" not in alone and float(jnp_sum(full["position_kl"])) > 0
+    np.testing.assert_allclose(alone["loss"], full["focus_kl"], rtol=1e-6)
+    np.testing.assert_allclose(full["loss"], full["focus_kl"] + full["position_kl"], rtol=1e-6)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+    def loss(p):
+        return jnp_sum(focus.loss(nnx.merge(graphdef, p, rest), batch, None)["loss"])
+
+    grads = nnx.to_pure_dict(jax.grad(loss)(params))
+    assert all(not np.any(np.asarray(g)) for g in jax.tree.leaves(grads["position_encoder"]))
+    assert any(np.any(np.asarray(g)) for g in jax.tree.leaves(grads["focus_encoder"]))
+    with pytest.raises(ConfigError, match="not both 0"):
+        SymphonyTask(load_config("configs/symphony/test.py", ["loss.position_weight=0", "loss.focus_weight=0"]))
+
+
+def jnp_sum(x):
+    import jax.numpy as jnp
+
+    return jnp.sum(x)

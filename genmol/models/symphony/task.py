@@ -3,7 +3,8 @@
 Each graph of a batch is one fragment: a molecule (uniform over the usable training molecules), one of
 ``data.orderings_per_molecule`` seeded nearest-neighbour orderings (cached after first use)
 and a uniformly chosen step of it. Input positions get Gaussian noise of ``data.position_noise``
-Å (Symphony: 0.05); targets are exact. Loss = focus/species KL + (1 − stop) × position KL.
+Å (Symphony: 0.05); targets are exact. Loss = focus/species KL + (1 − stop) × position KL, each with a weight
+(``loss.focus_weight``, ``loss.position_weight``; a head of weight 0 is not trained or evaluated).
 
 Padding budget: fragments range from one atom to a whole molecule, so budgeting for the
 largest one in every slot would make most of each batch padding (which costs as much as real
@@ -26,7 +27,7 @@ from genmol.data.molecules import species_index
 from genmol.data.neighbors import radius_graph
 from genmol.data.qm9 import edm_split, load_qm9
 from genmol.errors import ConfigError
-from genmol.models.symphony.fragments import Fragment, FragmentError, generate_fragments, spanning_radius
+from genmol.models.symphony.fragments import FragmentError, Ordering, nearest_neighbour_ordering, spanning_radius
 from genmol.models.symphony.loss import focus_species_kl, position_kl
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
 
@@ -56,11 +57,16 @@ class SymphonyTask:
         self.num_species = int(config.model.num_species)
         self.cutoff = float(config.model.focus_encoder.cutoff)
         self.batch_size = int(config.train.batch_size)
-        self._cache: dict[tuple[int, int], list[Fragment] | None] = {}
+        self._cache: dict[tuple[int, int], Ordering | None] = {}  # compact: ~1.5 KB per QM9 ordering
         self.resampled = 0
         probe = [self._graph(-1, j) for j in range(512)]
         self._sizes = (np.array([g.num_nodes for g in probe]), np.array([g.num_edges for g in probe]))
         self.log_w = grid_log_weights(int(config.model.res_beta), int(config.model.res_alpha))
+        self.focus_weight = float(config.loss.get("focus_weight", 1.0))
+        self.position_weight = float(config.loss.get("position_weight", 1.0))
+        if min(self.focus_weight, self.position_weight) < 0 or not (self.focus_weight or self.position_weight):
+            raise ConfigError(f"loss.focus_weight={self.focus_weight}, loss.position_weight={self.position_weight}: "
+                              "weights must be >= 0 and not both 0")
 
     @staticmethod
     def _load_split(dc: ml_collections.ConfigDict) -> MoleculeSet:
@@ -72,14 +78,15 @@ class SymphonyTask:
             raise ConfigError(f"data.split={dc.split!r}; use 'all' or 'edm_train'")
         return ms
 
-    def fragments(self, mol: int, ordering: int) -> list[Fragment] | None:
+    def ordering(self, mol: int, ordering: int) -> Ordering | None:
+        """Ordering number ``ordering`` of molecule ``mol`` (seeded; kept after first use)."""
         key = (mol, ordering)
         if key not in self._cache:
             rng = np.random.default_rng([int(self.config.seed), mol, ordering])
             s, e = self.molecules.offsets[mol], self.molecules.offsets[mol + 1]
             try:
-                self._cache[key] = generate_fragments(
-                    self.molecules.positions[s:e], self.species[mol], self.num_species, rng,
+                self._cache[key] = nearest_neighbour_ordering(
+                    self.molecules.positions[s:e], self.species[mol], rng,
                     nn_tolerance=float(self.config.data.nn_tolerance), max_radius=float(self.config.model.radius_max))
             except FragmentError:  # cannot happen for usable molecules; kept as a guard
                 self._cache[key] = None
@@ -108,10 +115,12 @@ class SymphonyTask:
         rng = np.random.default_rng([int(self.config.seed), 7, step + 1, j, attempt])
         while True:
             mol = int(self.usable[rng.integers(len(self.usable))])
-            frags = self.fragments(mol, int(rng.integers(int(self.config.data.orderings_per_molecule))))
-            if frags is not None:
+            order = self.ordering(mol, int(rng.integers(int(self.config.data.orderings_per_molecule))))
+            if order is not None:
                 break
-        f = frags[int(rng.integers(len(frags)))]
+        s = self.molecules.offsets[mol]
+        f = order.fragment(int(rng.integers(len(order))), self.molecules.positions[s:s + len(self.species[mol])],
+                           self.species[mol], self.num_species)
         pos = f.positions + rng.normal(size=f.positions.shape) * float(self.config.data.position_noise)
         s, r = radius_graph(pos, self.cutoff)
         return Graph(pos.astype(np.float32), f.species.astype(np.int32), s, r,
@@ -137,15 +146,26 @@ class SymphonyTask:
         return iter(())
 
     def loss(self, model: SymphonyModel, batch: GraphBatch, rng: jax.Array) -> dict[str, jax.Array]:
+        """Per-graph ``loss = focus_weight · focus KL + position_weight · (1 − stop) · position KL``
+        and its terms. A head whose weight is 0 is not evaluated at all (its KL is not reported):
+        the two heads share no parameters, so training one alone is the same as training both
+        with a batch of that head's own size."""
         g = batch.graph_mask.shape[0]
         stop = batch.graph_features["stop"]
-        focus_kl = focus_species_kl(model.focus_logits(batch), batch.node_features["target_probs"], stop,
-                                    batch.node_graph, batch.node_mask, g)
-        focus = jnp.cumsum(batch.n_node) - batch.n_node  # the focus is the first node of each fragment
-        focus = jnp.clip(focus, 0, batch.positions.shape[0] - 1)
-        logits = model.position_logits(batch, focus, batch.graph_features["target_species"])
-        pos_kl = position_kl(logits, batch.graph_features["target_position"], model.radii, self.log_w,
-                             radial_var=float(self.config.loss.radial_var), beta=float(self.config.loss.beta),
-                             lmax=int(self.config.loss.target_lmax))
-        pos_kl = jnp.where(stop, 0.0, pos_kl)
-        return {"loss": focus_kl + pos_kl, "focus_kl": focus_kl, "position_kl": pos_kl}
+        out, total = {}, 0.0
+        if self.focus_weight:
+            focus_kl = focus_species_kl(model.focus_logits(batch), batch.node_features["target_probs"], stop,
+                                        batch.node_graph, batch.node_mask, g)
+            out["focus_kl"] = focus_kl
+            total = total + self.focus_weight * focus_kl
+        if self.position_weight:
+            focus = jnp.cumsum(batch.n_node) - batch.n_node  # the focus is the first node of each fragment
+            focus = jnp.clip(focus, 0, batch.positions.shape[0] - 1)
+            logits = model.position_logits(batch, focus, batch.graph_features["target_species"])
+            lc = self.config.loss
+            pos_kl = position_kl(logits, batch.graph_features["target_position"], model.radii, self.log_w,
+                                 radial_var=float(lc.radial_var), beta=float(lc.beta), lmax=int(lc.target_lmax))
+            pos_kl = jnp.where(stop, 0.0, pos_kl)
+            out["position_kl"] = pos_kl
+            total = total + self.position_weight * pos_kl
+        return {"loss": total, **out}
