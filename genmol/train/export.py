@@ -53,8 +53,9 @@ def export_model(config, params, path: str | os.PathLike, metadata: dict | None 
     return path
 
 
-def _is_fresh(name: str, fresh: tuple[str, ...]) -> bool:
-    return name.split("/", 1)[0] in fresh
+def _part(name: str) -> str:
+    """The top-level model part a flattened parameter name belongs to (``focus_encoder/...`` -> ``focus_encoder``)."""
+    return name.split("/", 1)[0]
 
 
 def read_params(path: str | os.PathLike, like: dict, fresh: tuple[str, ...] = ()) -> dict:
@@ -69,11 +70,8 @@ def read_params(path: str | os.PathLike, like: dict, fresh: tuple[str, ...] = ()
     """
     path = Path(path)
     with np.load(path / "params.npz") as f:
-        stored = {k: f[k] for k in f.files if not _is_fresh(k, fresh)}
-    expected = {k: v for k, v in _flatten(like).items() if not _is_fresh(k, fresh)}
-    if fresh and not any(_is_fresh(k, fresh) for k in _flatten(like)):
-        raise GenmolError(f"train.init_fresh={list(fresh)} names no part of the model "
-                          f"(its parts: {sorted({k.split('/', 1)[0] for k in _flatten(like)})})")
+        stored = {k: f[k] for k in f.files if _part(k) not in fresh}
+    expected = {k: v for k, v in _flatten(like).items() if _part(k) not in fresh}
     if set(stored) != set(expected):
         missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
         raise GenmolError(f"{path}/params.npz does not match the model in config.json "
@@ -83,7 +81,7 @@ def read_params(path: str | os.PathLike, like: dict, fresh: tuple[str, ...] = ()
             raise GenmolError(f"{path}/params.npz: {k} has shape {stored[k].shape}, the model needs {v.shape}")
     leaves_paths, treedef = jax.tree_util.tree_flatten_with_path(like)
     names = ["/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in p) for p, _ in leaves_paths]
-    return jax.tree_util.tree_unflatten(treedef, [v if _is_fresh(n, fresh) else stored[n]
+    return jax.tree_util.tree_unflatten(treedef, [v if _part(n) in fresh else stored[n]
                                                   for n, (_, v) in zip(names, leaves_paths)])
 
 
@@ -142,15 +140,15 @@ def check_init_from(path: str | os.PathLike, config) -> dict:
     if stored.get("model_name") != config.get("model_name"):
         raise GenmolError(f"train.init_from={path} holds a {stored.get('model_name')!r} model, "
                           f"not {config.get('model_name')!r}")
-    a, b = json.loads(stored.model.to_json()), json.loads(config.model.to_json())  # tuples read back as lists
     fresh = init_fresh(config)
     if fresh:
-        parts = {k.split("/", 1)[0] for k in _flatten(nnx.to_pure_dict(nnx.state(build_model(config), nnx.Param)))}
+        parts = {_part(k) for k in _flatten(nnx.to_pure_dict(nnx.state(build_model(config), nnx.Param)))}
         unknown = [f for f in fresh if f not in parts]
         if unknown:
             raise GenmolError(f"train.init_fresh={list(fresh)}: {unknown} names no part of the model "
                               f"(its parts: {sorted(parts)})")
-    diff = [d for d in _differences(a, b) if d.split(" ", 1)[0].split(".", 1)[0] not in fresh]
+    a, b = json.loads(stored.model.to_json()), json.loads(config.model.to_json())  # tuples read back as lists
+    diff = _differences({k: v for k, v in a.items() if k not in fresh}, b)
     if diff:
         raise GenmolError(f"train.init_from={path}: its model differs from config.model in {', '.join(diff)}")
     meta_path = path / "metadata.json"

@@ -78,15 +78,18 @@ class SymphonyTask:
             raise ConfigError(f"data.split={dc.split!r}; use 'all' or 'edm_train'")
         return ms
 
+    def _positions(self, mol: int) -> np.ndarray:
+        """``[n, 3]`` atom positions of molecule ``mol`` (Å)."""
+        return self.molecules.positions[self.molecules.offsets[mol]:self.molecules.offsets[mol + 1]]
+
     def ordering(self, mol: int, ordering: int) -> Ordering | None:
         """Ordering number ``ordering`` of molecule ``mol`` (seeded; kept after first use)."""
         key = (mol, ordering)
         if key not in self._cache:
             rng = np.random.default_rng([int(self.config.seed), mol, ordering])
-            s, e = self.molecules.offsets[mol], self.molecules.offsets[mol + 1]
             try:
                 self._cache[key] = nearest_neighbour_ordering(
-                    self.molecules.positions[s:e], self.species[mol], rng,
+                    self._positions(mol), self.species[mol], rng,
                     nn_tolerance=float(self.config.data.nn_tolerance), max_radius=float(self.config.model.radius_max))
             except FragmentError:  # cannot happen for usable molecules; kept as a guard
                 self._cache[key] = None
@@ -118,9 +121,7 @@ class SymphonyTask:
             order = self.ordering(mol, int(rng.integers(int(self.config.data.orderings_per_molecule))))
             if order is not None:
                 break
-        s = self.molecules.offsets[mol]
-        f = order.fragment(int(rng.integers(len(order))), self.molecules.positions[s:s + len(self.species[mol])],
-                           self.species[mol], self.num_species)
+        f = order.fragment(int(rng.integers(len(order))), self._positions(mol), self.species[mol], self.num_species)
         pos = f.positions + rng.normal(size=f.positions.shape) * float(self.config.data.position_noise)
         s, r = radius_graph(pos, self.cutoff)
         return Graph(pos.astype(np.float32), f.species.astype(np.int32), s, r,
