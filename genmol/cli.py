@@ -228,6 +228,9 @@ def sample_molecules_cmd(
     grid: Optional[str] = typer.Option(
         None, "--grid", help="S² grid for positions, RES_BETAxRES_ALPHA, e.g. 60x119 (default: the model's "
                              "recorded setting, else its training grid)."),
+    min_distance: Optional[float] = typer.Option(
+        None, "--min-distance", help="Steric exclusion (Å): never place an atom closer than this to an atom other "
+                                     "than its focus; 0 turns it off (default: the model's recorded setting, else 0)."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
     from genmol.io.molecule_files import molecule_format, write_molecules
@@ -242,7 +245,8 @@ def sample_molecules_cmd(
     if cfg.model_name != "symphony":
         raise GenmolError(f"{model_dir} holds a {cfg.model_name!r} model, not a molecule generator")
     settings = sampling_settings(meta.get("sampling", {}), focus_temperature=focus_temperature,
-                                 position_temperature=position_temperature, refine=refine, grid=grid)
+                                 position_temperature=position_temperature, refine=refine, grid=grid,
+                                 min_distance=min_distance)
     mols, stats = generate_molecules(
         model, float(cfg.model.focus_encoder.cutoff), num, seed=seed, max_atoms=max_atoms, init=init,
         fragment_path=str(from_fragment) if from_fragment else None, batch=batch, **settings)
@@ -250,7 +254,8 @@ def sample_molecules_cmd(
     console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus "
                   f"{1 / settings['focus_beta']:g}, position {1 / settings['position_beta']:g}; "
                   f"{'refined' if settings['refine'] else 'grid'} positions"
-                  f"{'' if settings['grid'] is None else ' on a %dx%d grid' % settings['grid']}); "
+                  f"{'' if settings['grid'] is None else ' on a %dx%d grid' % settings['grid']}"
+                  f"{'; no atom within %g Å of a non-focus atom' % settings['min_distance'] if settings['min_distance'] else ''}); "
                   f"{stats['molecules_per_s']:.1f} molecules/s including compilation; "
                   f"{stats['stopped_fraction']:.0%} emitted STOP")
 

@@ -1,6 +1,7 @@
 """The jitted sampler: determinism, max-atoms bound, placement geometry, seed fragments kept."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
@@ -73,14 +74,50 @@ def test_sampling_settings_flags_over_recorded_over_defaults():
     from genmol.errors import GenmolError
     from genmol.models.symphony.generate import sampling_settings
 
-    assert sampling_settings({}) == {"focus_beta": 1.0, "position_beta": 1.0, "refine": True, "grid": None}
-    rec = {"focus_temperature": 0.5, "position_temperature": 0.25, "refine": False, "grid": "60x119"}
-    assert sampling_settings(rec) == {"focus_beta": 2.0, "position_beta": 4.0, "refine": False, "grid": (60, 119)}
-    got = sampling_settings(rec, focus_temperature=1.0, refine=True, grid="30X59")
-    assert got == {"focus_beta": 1.0, "position_beta": 4.0, "refine": True, "grid": (30, 59)}
+    assert sampling_settings({}) == {"focus_beta": 1.0, "position_beta": 1.0, "refine": True, "grid": None,
+                                     "min_distance": 0.0}
+    rec = {"focus_temperature": 0.5, "position_temperature": 0.25, "refine": False, "grid": "60x119",
+           "min_distance": 0.9}
+    assert sampling_settings(rec) == {"focus_beta": 2.0, "position_beta": 4.0, "refine": False, "grid": (60, 119),
+                                      "min_distance": 0.9}
+    got = sampling_settings(rec, focus_temperature=1.0, refine=True, grid="30X59", min_distance=0.0)
+    assert got == {"focus_beta": 1.0, "position_beta": 4.0, "refine": True, "grid": (30, 59), "min_distance": 0.0}
     for bad in ("60", "60x", "ax2", "1x59"):
         with pytest.raises(GenmolError, match="grid"):
             sampling_settings({}, grid=bad)
+    with pytest.raises(GenmolError, match="minimum distance"):
+        sampling_settings({}, min_distance=-1.0)
+
+
+def test_exclusion_mask_flags_exactly_the_grid_positions_near_other_atoms():
+    from genmol.models.symphony.sampler import exclusion_mask
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(7, 11, 3))
+    vectors /= np.linalg.norm(vectors, axis=-1, keepdims=True)
+    radii = np.linspace(0.9, 2.0, 5)
+    rel = rng.normal(size=(6, 3)) * 1.5
+    mask = np.array([True, True, False, True, True, False])
+    got = np.asarray(exclusion_mask(jnp.asarray(rel), jnp.asarray(mask), jnp.asarray(radii), jnp.asarray(vectors),
+                                    1.2))
+    cand = radii[:, None, None, None] * vectors[None]  # [R, B, A, 3]
+    d = np.linalg.norm(cand[..., None, :] - rel[mask], axis=-1).min(-1)
+    np.testing.assert_array_equal(got, d < 1.2)
+    assert got.any() and not got.all()
+
+
+def test_min_distance_keeps_new_atoms_away_from_every_atom_but_their_focus(sampler_and_model):
+    _, model = sampler_and_model
+
+    def shortest(min_distance):
+        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=False, min_distance=min_distance))
+        pos, _, n, _ = _run(smp, 4, k=16)
+        d = [np.linalg.norm(pos[k, :n[k], None] - pos[k, None, :n[k]], axis=-1) + 9 * np.eye(n[k])
+             for k in range(len(n))]
+        return min(x.min() for x in d)
+
+    assert shortest(0.0) < 0.8  # an untrained model puts atoms on top of each other ...
+    assert shortest(0.9) >= 0.9 - 1e-4  # ... unless told not to (the focus is >= radius_min = 0.9 Å away)
 
 
 def test_a_finer_grid_places_atoms_at_its_own_directions(sampler_and_model):

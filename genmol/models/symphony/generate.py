@@ -36,15 +36,18 @@ def parse_grid(text: str) -> tuple[int, int]:
 
 def sampling_settings(recorded: dict, *, focus_temperature: float | None = None,
                       position_temperature: float | None = None, refine: bool | None = None,
-                      grid: str | None = None) -> dict:
-    """Keyword arguments of :func:`generate_molecules` (``focus_beta, position_beta, refine, grid``).
+                      grid: str | None = None, min_distance: float | None = None) -> dict:
+    """Keyword arguments of :func:`generate_molecules` (``focus_beta, position_beta, refine, grid,
+    min_distance``).
 
     Each setting given here wins; otherwise the one ``recorded`` with the model (its
     ``metadata.json`` ``"sampling"`` entry, see ``genmol export --sampling``); otherwise
-    temperature 1, refinement on and the training grid (``grid=None``).
+    temperature 1, refinement on, the training grid (``grid=None``) and no steric exclusion
+    (``min_distance`` 0 Å).
 
     Raises:
-        GenmolError: a temperature is not positive, or the grid is malformed.
+        GenmolError: a temperature is not positive, the minimum distance is negative, or the grid
+            is malformed.
     """
     ft = focus_temperature if focus_temperature is not None else recorded.get("focus_temperature", 1.0)
     pt = position_temperature if position_temperature is not None else recorded.get("position_temperature", 1.0)
@@ -52,8 +55,11 @@ def sampling_settings(recorded: dict, *, focus_temperature: float | None = None,
         raise GenmolError("temperatures must be positive")
     refine = refine if refine is not None else bool(recorded.get("refine", True))
     grid = grid if grid is not None else recorded.get("grid")
+    md = float(min_distance if min_distance is not None else recorded.get("min_distance", 0.0))
+    if md < 0:
+        raise GenmolError("the minimum distance must not be negative")
     return {"focus_beta": 1.0 / ft, "position_beta": 1.0 / pt, "refine": refine,
-            "grid": parse_grid(grid) if grid is not None else None}
+            "grid": parse_grid(grid) if grid is not None else None, "min_distance": md}
 
 
 def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: int = 35,
@@ -85,13 +91,13 @@ def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: 
 def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: int = 0, max_atoms: int = 35,
                        init: str = "H", fragment_path: str | None = None, batch: int = 64,
                        focus_beta: float = 1.0, position_beta: float = 1.0, refine: bool = True,
-                       grid: tuple[int, int] | None = None, progress: bool = True,
+                       grid: tuple[int, int] | None = None, min_distance: float = 0.0, progress: bool = True,
                        elements=QM9_ELEMENTS) -> tuple[list[Molecule], dict]:
     """Samples ``num`` molecules; deterministic for ``seed`` (and ``batch``).
 
     ``grid = (res_beta, res_alpha)`` evaluates the position density on another S² grid than the
     training one (the density is band-limited to ``position_lmax``, so any grid resolves it;
-    a finer one places atoms in finer directions).
+    a finer one places atoms in finer directions). ``min_distance`` (Å): see :class:`SamplerConfig`.
 
     Returns:
         molecules (``info``: ``sample`` index, ``stopped`` — False if ``max_atoms`` was reached
@@ -104,7 +110,8 @@ def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: i
     sampler = make_sampler(model, cutoff, SamplerConfig(max_atoms=max_atoms, focus_beta=focus_beta,
                                                         position_beta=position_beta, refine=refine,
                                                         res_beta=grid[0] if grid else None,
-                                                        res_alpha=grid[1] if grid else None))
+                                                        res_alpha=grid[1] if grid else None,
+                                                        min_distance=min_distance))
     batch = max(1, min(batch, num))
     init_pos = np.zeros((batch, max_atoms, 3), np.float32)
     init_pos[:, :k] = pos0
