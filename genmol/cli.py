@@ -251,11 +251,13 @@ def sample_molecules_cmd(
         model, float(cfg.model.focus_encoder.cutoff), num, seed=seed, max_atoms=max_atoms, init=init,
         fragment_path=str(from_fragment) if from_fragment else None, batch=batch, **settings)
     write_molecules(out, mols)
+    md = settings["min_distance"]
+    exclusion = f"; no atom within {md:g} Å of a non-focus atom" if md else ""
     console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus "
                   f"{1 / settings['focus_beta']:g}, position {1 / settings['position_beta']:g}; "
                   f"{'refined' if settings['refine'] else 'grid'} positions"
                   f"{'' if settings['grid'] is None else ' on a %dx%d grid' % settings['grid']}"
-                  f"{'; no atom within %g Å of a non-focus atom' % settings['min_distance'] if settings['min_distance'] else ''}); "
+                  f"{exclusion}); "
                   f"{stats['molecules_per_s']:.1f} molecules/s including compilation; "
                   f"{stats['stopped_fraction']:.0%} emitted STOP")
 

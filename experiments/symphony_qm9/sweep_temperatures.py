@@ -51,8 +51,8 @@ def main():
         rows.append(row)
     atomic_write_text(args.out, json.dumps({"model": str(args.model), "step": meta.get("step"), "num": args.num,
                                             "seed": args.seed, "rows": rows}, indent=2) + "\n")
-    lines = ["| focus T | position T | refine | grid | min distance (Å) | xyz2mol validity | xyz2mol uniqueness | EDM validity | "
-             "atom stability | mol stability | emitted STOP | molecules/s |",
+    lines = ["| focus T | position T | refine | grid | min distance (Å) | xyz2mol validity | "
+             "xyz2mol uniqueness | EDM validity | atom stability | mol stability | emitted STOP | molecules/s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['focus_temperature']:g} | {r['position_temperature']:g} | "
