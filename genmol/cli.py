@@ -231,6 +231,9 @@ def sample_molecules_cmd(
     min_distance: Optional[float] = typer.Option(
         None, "--min-distance", help="Steric exclusion (Å): never place an atom closer than this to an atom other "
                                      "than its focus; 0 turns it off (default: the model's recorded setting, else 0)."),
+    even_electrons: Optional[bool] = typer.Option(
+        None, "--even-electrons/--any-electrons", help="Allow STOP only at an even electron count (no radicals; "
+                                                       "default: the model's recorded setting, else any count)."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
     from genmol.io.molecule_files import molecule_format, write_molecules
@@ -246,13 +249,14 @@ def sample_molecules_cmd(
         raise GenmolError(f"{model_dir} holds a {cfg.model_name!r} model, not a molecule generator")
     settings = sampling_settings(meta.get("sampling", {}), focus_temperature=focus_temperature,
                                  position_temperature=position_temperature, refine=refine, grid=grid,
-                                 min_distance=min_distance)
+                                 min_distance=min_distance, even_electrons=even_electrons)
     mols, stats = generate_molecules(
         model, float(cfg.model.focus_encoder.cutoff), num, seed=seed, max_atoms=max_atoms, init=init,
         fragment_path=str(from_fragment) if from_fragment else None, batch=batch, **settings)
     write_molecules(out, mols)
     md = settings["min_distance"]
     exclusion = f"; no atom within {md:g} Å of a non-focus atom" if md else ""
+    exclusion += "; STOP only at even electron counts" if settings["even_electrons"] else ""
     console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus "
                   f"{1 / settings['focus_beta']:g}, position {1 / settings['position_beta']:g}; "
                   f"{'refined' if settings['refine'] else 'grid'} positions"

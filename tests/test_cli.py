@@ -73,7 +73,7 @@ def test_evaluate_molecules_json(tmp_path):
     assert out.returncode == 0, out.stderr
     d = json.loads((tmp_path / "m.json").read_text())
     assert set(d) >= {"atom_stability", "mol_stability", "validity", "uniqueness", "valid_and_unique", "novelty",
-                      "xyz2mol_validity", "xyz2mol_uniqueness", "n"}
+                      "xyz2mol_validity", "xyz2mol_uniqueness", "xyz2mol_connected", "n"}
     assert d["n"] == 10000 and abs(d["mol_stability"] - 0.6805) < 1e-9 and d["novelty"] is None
     assert "0.6805" in out.stdout
 

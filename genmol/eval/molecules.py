@@ -6,7 +6,9 @@
   largest fragment; uniqueness = unique valid SMILES / valid; valid-and-unique = unique valid
   / n; novelty = unique valid SMILES absent from the reference (training) SMILES.
 * **xyz2mol** (Symphony): RDKit ``DetermineBonds(charge=0)`` succeeds with at least one
-  bond; uniqueness of canonical SMILES among those.
+  bond; uniqueness of canonical SMILES among those; connected = valid *and* one fragment under
+  the perceived bonds, over all molecules (xyz2mol validity alone accepts e.g. a molecule plus
+  a stray H₂, and PoseBusters' ``all_atoms_connected`` only sees the valid ones).
 * **PoseBusters** ``mol_fast`` checks on the xyz2mol-valid molecules (optional extra).
 
 Molecules that cannot be scored (an element outside H/C/N/O/F, no atoms, non-finite
@@ -28,7 +30,7 @@ from genmol.eval.rdkit_mols import largest_fragment_smiles, mol_from_orders, sil
 __all__ = ["MoleculeMetrics", "evaluate_molecules", "edm_orders", "METRIC_KEYS"]
 
 METRIC_KEYS = ("atom_stability", "mol_stability", "validity", "uniqueness", "valid_and_unique", "novelty",
-               "xyz2mol_validity", "xyz2mol_uniqueness", "n")
+               "xyz2mol_validity", "xyz2mol_uniqueness", "xyz2mol_connected", "n")
 
 
 @dataclasses.dataclass
@@ -138,8 +140,10 @@ def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, 
         xv = [s for s in x_smiles if s is not None]
         summary["xyz2mol_validity"] = len(xv) / n if n else math.nan
         summary["xyz2mol_uniqueness"] = len(set(xv)) / len(xv) if xv else math.nan
+        connected = sum(len(Chem.GetMolFrags(m)) == 1 for m in x_mols if m is not None)
+        summary["xyz2mol_connected"] = connected / n if n else math.nan
     else:
-        summary["xyz2mol_validity"] = summary["xyz2mol_uniqueness"] = math.nan
+        summary["xyz2mol_validity"] = summary["xyz2mol_uniqueness"] = summary["xyz2mol_connected"] = math.nan
     pb = None
     if posebusters:
         from genmol.eval.posebusters import posebusters_pass_rates

@@ -53,6 +53,7 @@ def test_embedded_subset_golden():
     assert abs(s["validity"] - 0.9705) <= 5e-4
     assert abs(s["uniqueness"] - 1.0) <= 5e-4
     assert s["xyz2mol_validity"] == pytest.approx(1900 / 2000)  # DetermineBonds(charge=0) succeeds on 1,900
+    assert s["xyz2mol_connected"] == pytest.approx(1900 / 2000)  # ... and every one of them is in one piece
 
 
 @pytest.mark.skipif(qm9pack_dir() is None, reason="full QM9 not installed (pip install 'genmol[qm9]')")
@@ -101,3 +102,13 @@ def test_metrics_on_unreadable_records_from_lenient_reader(tmp_path):
     assert len(ms) == 3 and errors[0] is None and "unknown element" in errors[1] and "non-finite" in errors[2]
     r = evaluate_molecules(ms, record_errors=errors)
     assert sum(v for k, v in r.reasons.items() if k.startswith("unreadable record")) == 2
+
+
+def test_xyz2mol_connected_counts_valid_molecules_in_one_piece():
+    good = load_qm9("embedded")[0]
+    far = good.positions.max(0) + 10.0
+    h2 = np.stack([far, far + [0.74, 0, 0]])  # a stray H2 10 Å away: valid under xyz2mol, not connected
+    split = Molecule(np.concatenate([good.atomic_numbers, [1, 1]]), np.concatenate([good.positions, h2]))
+    r = evaluate_molecules(MoleculeSet.from_molecules([good, split], property_keys=[]))
+    assert r.summary["xyz2mol_validity"] == 1.0
+    assert r.summary["xyz2mol_connected"] == 0.5

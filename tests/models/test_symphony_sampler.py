@@ -75,13 +75,15 @@ def test_sampling_settings_flags_over_recorded_over_defaults():
     from genmol.models.symphony.generate import sampling_settings
 
     assert sampling_settings({}) == {"focus_beta": 1.0, "position_beta": 1.0, "refine": True, "grid": None,
-                                     "min_distance": 0.0}
+                                     "min_distance": 0.0, "even_electrons": False}
     rec = {"focus_temperature": 0.5, "position_temperature": 0.25, "refine": False, "grid": "60x119",
-           "min_distance": 0.9}
+           "min_distance": 0.9, "even_electrons": True}
     assert sampling_settings(rec) == {"focus_beta": 2.0, "position_beta": 4.0, "refine": False, "grid": (60, 119),
-                                      "min_distance": 0.9}
-    got = sampling_settings(rec, focus_temperature=1.0, refine=True, grid="30X59", min_distance=0.0)
-    assert got == {"focus_beta": 1.0, "position_beta": 4.0, "refine": True, "grid": (30, 59), "min_distance": 0.0}
+                                      "min_distance": 0.9, "even_electrons": True}
+    got = sampling_settings(rec, focus_temperature=1.0, refine=True, grid="30X59", min_distance=0.0,
+                            even_electrons=False)
+    assert got == {"focus_beta": 1.0, "position_beta": 4.0, "refine": True, "grid": (30, 59), "min_distance": 0.0,
+                   "even_electrons": False}
     for bad in ("60", "60x", "ax2", "1x59"):
         with pytest.raises(GenmolError, match="grid"):
             sampling_settings({}, grid=bad)
@@ -118,6 +120,23 @@ def test_min_distance_keeps_new_atoms_away_from_every_atom_but_their_focus(sampl
 
     assert shortest(0.0) < 0.8  # an untrained model puts atoms on top of each other ...
     assert shortest(0.9) >= 0.9 - 1e-4  # ... unless told not to (the focus is >= radius_min = 0.9 Å away)
+
+
+def test_even_electrons_stops_only_at_even_electron_counts():
+    c = tiny_symphony_config(num_radii=16, res_beta=20, res_alpha=39)
+    model = SymphonyModel(c, rngs=nnx.Rngs(1))
+    model.focus_out.bias[...] = model.focus_out.bias[...] - 2.0  # STOP is likely at every step
+    z = np.array([1, 6, 7, 8, 9])  # QM9_ELEMENTS, the sampler's default species table
+
+    def electron_counts(even):
+        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=False, even_electrons=even))
+        pos, sp, n, stopped = _run(smp, 6, k=32)
+        return np.array([z[sp[k, :n[k]]].sum() for k in range(len(n)) if stopped[k]])
+
+    free = electron_counts(False)
+    assert np.any(free % 2 == 1)  # the model alone stops at radicals (e.g. a lone H) ...
+    even = electron_counts(True)
+    assert len(even) > 0 and np.all(even % 2 == 0)  # ... and never with the constraint
 
 
 def test_a_finer_grid_places_atoms_at_its_own_directions(sampler_and_model):

@@ -11,6 +11,9 @@ With ``min_distance > 0`` (Å), grid positions closer than that to an atom other
 get zero probability (a steric exclusion; if every position of a step is excluded, the model's
 density is used unchanged): the model alone places a fraction of atoms on top of existing
 ones, which no QM9 molecule has (its shortest interatomic distance is 0.96 Å).
+With ``even_electrons=True``, STOP gets zero probability while the atoms' atomic numbers sum to an
+odd number: a neutral molecule with an odd electron count is a radical, which no QM9 molecule is,
+and the model alone stops at such counts often (it has to count its hydrogens, a global property).
 Molecules that reach ``max_atoms`` without STOP are flagged ``stopped=False``.
 
 Cost: every step runs both encoders on a padded graph of all slots (``k (k-1)`` edge slots for
@@ -32,6 +35,7 @@ import numpy as np
 from flax import nnx
 
 from genmol.data.graph import GraphBatch
+from genmol.data.molecules import QM9_ELEMENTS
 from genmol.data.neighbors import radius_graph_padded
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
 
@@ -49,6 +53,7 @@ class SamplerConfig:
     greedy: bool = False
     segment_atoms: tuple[int, ...] = (8, 14, 20, 26)
     min_distance: float = 0.0
+    even_electrons: bool = False
 
 
 def exclusion_mask(rel: jax.Array, mask: jax.Array, radii: jax.Array, vectors: jax.Array,
@@ -70,8 +75,8 @@ def _draw(key, logits, greedy: bool):
     return jnp.argmax(logits) if greedy else jax.random.categorical(key, logits)
 
 
-def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig):
-    """Returns ``sample(keys [K], positions [K, M, 3], species [K, M], n0: int) -> (positions, species, n, stopped)``
+def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, elements=QM9_ELEMENTS):
+    """``elements``: the atomic number of each species index (for ``even_electrons``). Returns ``sample(keys [K], positions [K, M, 3], species [K, M], n0: int) -> (positions, species, n, stopped)``
     (numpy arrays; ``M = max_atoms``).
 
     ``positions``/``species`` hold the seed fragments (their first ``n0`` atoms, Å and species
@@ -89,6 +94,7 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig):
     greedy = bool(config.greedy)
     refine = bool(config.refine) and not greedy
     min_distance = float(config.min_distance)
+    odd_species = jnp.asarray(np.asarray(elements)[:num_species] % 2 == 1)  # [S]: odd atomic number
 
     def make_step(cap: int):
         n_slots = cap + 1  # the last slot is the padding node of the padded-graph convention
@@ -108,6 +114,9 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig):
             # the same flat length in every segment, so that a seed draws the same molecule
             flat = jnp.concatenate([logits.reshape(-1), jnp.full(((m + 1 - n_slots) * num_species,), -jnp.inf),
                                     jnp.zeros(1)])
+            if config.even_electrons:
+                odd = jnp.sum(node_mask & odd_species[sp]) % 2 == 1
+                flat = flat.at[-1].set(jnp.where(odd, -jnp.inf, flat[-1]))
             choice = _draw(k1, flat, greedy)
             stop = choice == flat.shape[0] - 1
             focus = jnp.where(stop, 0, choice // num_species)
