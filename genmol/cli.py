@@ -234,6 +234,10 @@ def sample_molecules_cmd(
     even_electrons: Optional[bool] = typer.Option(
         None, "--even-electrons/--any-electrons", help="Allow STOP only at an even electron count (no radicals; "
                                                        "default: the model's recorded setting, else any count)."),
+    valence_guard: Optional[bool] = typer.Option(
+        None, "--valence-guard/--no-valence-guard",
+        help="Never bond a new atom to an atom that already has its neutral valence's number of neighbours "
+             "(H 1, C 4, N 3, O 2, F 1; default: the model's recorded setting, else off)."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
     from genmol.io.molecule_files import molecule_format, write_molecules
@@ -249,7 +253,8 @@ def sample_molecules_cmd(
         raise GenmolError(f"{model_dir} holds a {cfg.model_name!r} model, not a molecule generator")
     settings = sampling_settings(meta.get("sampling", {}), focus_temperature=focus_temperature,
                                  position_temperature=position_temperature, refine=refine, grid=grid,
-                                 min_distance=min_distance, even_electrons=even_electrons)
+                                 min_distance=min_distance, even_electrons=even_electrons,
+                                 valence_guard=valence_guard)
     mols, stats = generate_molecules(
         model, float(cfg.model.focus_encoder.cutoff), num, seed=seed, max_atoms=max_atoms, init=init,
         fragment_path=str(from_fragment) if from_fragment else None, batch=batch, **settings)
@@ -257,6 +262,7 @@ def sample_molecules_cmd(
     md = settings["min_distance"]
     exclusion = f"; no atom within {md:g} Å of a non-focus atom" if md else ""
     exclusion += "; STOP only at even electron counts" if settings["even_electrons"] else ""
+    exclusion += "; valence guard" if settings["valence_guard"] else ""
     console.print(f"wrote {num} molecules to {out} from {model_dir} (temperatures: focus "
                   f"{1 / settings['focus_beta']:g}, position {1 / settings['position_beta']:g}; "
                   f"{'refined' if settings['refine'] else 'grid'} positions"

@@ -3,7 +3,7 @@ temperature pair and scored with the EDM and xyz2mol metrics (no novelty). A pai
 ``,grid`` samples without continuous refinement (atoms on the S² grid and bin radii); one suffixed
 ``,BxA`` (e.g. ``,60x119``) evaluates positions on that S² grid instead of the training grid; one
 suffixed ``,mdD`` (e.g. ``,md0.9``) excludes positions within D Å of a non-focus atom; one suffixed
-``,even`` allows STOP only at even electron counts.
+``,even`` allows STOP only at even electron counts; one suffixed ``,val`` turns on the valence guard.
 
 Usage: python experiments/symphony_qm9/sweep_temperatures.py MODEL_DIR --num 200
            [--pairs 1,1 1,0.5 1,0.5,grid 0.5,0.25,grid,60x119 0.5,0.25,grid,md0.9 ...]
@@ -41,26 +41,29 @@ def main():
         mds = [float(p[2:]) for p in parts[2:] if p.startswith("md")]
         md = mds[0] if mds else 0.0
         even = "even" in parts[2:]
+        guard = "val" in parts[2:]
         mols, stats = generate_molecules(model, float(cfg.model.focus_encoder.cutoff), args.num, seed=args.seed,
                                          batch=100, focus_beta=1 / ft, position_beta=1 / pt, refine=refine,
-                                         grid=grid, min_distance=md, even_electrons=even,
+                                         grid=grid, min_distance=md, even_electrons=even, valence_guard=guard,
                                          progress=False)
         res = evaluate_molecules(MoleculeSet.from_molecules(mols), reference_smiles=None)
         shown = grid or (int(cfg.model.res_beta), int(cfg.model.res_alpha))
         row = {"focus_temperature": ft, "position_temperature": pt, "refine": refine,
-               "grid": f"{shown[0]}x{shown[1]}", "min_distance": md, "even_electrons": even, **res.summary,
+               "grid": f"{shown[0]}x{shown[1]}", "min_distance": md, "even_electrons": even,
+               "valence_guard": guard, **res.summary,
                "stopped_fraction": stats["stopped_fraction"], "molecules_per_s": stats["molecules_per_s"]}
         print(json.dumps(row), flush=True)
         rows.append(row)
     atomic_write_text(args.out, json.dumps({"model": str(args.model), "step": meta.get("step"), "num": args.num,
                                             "seed": args.seed, "rows": rows}, indent=2) + "\n")
-    lines = ["| focus T | position T | refine | grid | min distance (Å) | even electrons | xyz2mol validity | "
-             "xyz2mol connected | xyz2mol uniqueness | EDM validity | atom stability | mol stability | emitted STOP | molecules/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| focus T | position T | refine | grid | min distance (Å) | even electrons | valence guard | "
+             "xyz2mol validity | xyz2mol connected | xyz2mol uniqueness | EDM validity | atom stability | "
+             "mol stability | emitted STOP | molecules/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['focus_temperature']:g} | {r['position_temperature']:g} | "
                      f"{'yes' if r['refine'] else 'no'} | {r['grid']} | {r.get('min_distance', 0):g} | "
-                     f"{'yes' if r.get('even_electrons') else 'no'} | "
+                     f"{'yes' if r.get('even_electrons') else 'no'} | {'yes' if r.get('valence_guard') else 'no'} | "
                      f"{r['xyz2mol_validity']:.3f} | {r['xyz2mol_connected']:.3f} | "
                      f"{r['xyz2mol_uniqueness']:.3f} | "
                      f"{r['validity']:.3f} | {r['atom_stability']:.3f} | {r['mol_stability']:.3f} | "

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from genmol.io.elements import NEUTRAL_VALENCE
+
 __all__ = ["EDM_ELEMENTS", "ALLOWED_VALENCE", "bond_order_matrices", "valences", "atom_stable"]
 
 EDM_ELEMENTS = (1, 6, 7, 8, 9)  # H C N O F
 _SYM = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F"}
-ALLOWED_VALENCE = {1: 1, 6: 4, 7: 3, 8: 2, 9: 1}
+ALLOWED_VALENCE = NEUTRAL_VALENCE  # EDM's table: the neutral valences
 
 _SINGLE = {("H", "H"): 74, ("H", "C"): 109, ("H", "N"): 101, ("H", "O"): 96, ("H", "F"): 92,
            ("C", "C"): 154, ("C", "N"): 147, ("C", "O"): 143, ("C", "F"): 135,

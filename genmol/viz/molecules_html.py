@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from genmol.io.atomic import atomic_write_text
+from genmol.io.elements import covalent_radius
 
 __all__ = ["molecules_html", "write_molecules_html", "CPK"]
 
@@ -76,7 +77,7 @@ def _bonds(z: np.ndarray, pos: np.ndarray) -> list[tuple[int, int, int]]:
             o = b.GetBondTypeAsDouble()
             out.append((b.GetBeginAtomIdx(), b.GetEndAtomIdx(), 2 if o == 1.5 else int(round(o))))
         return out
-    cov = np.array([{1: 0.31, 6: 0.76, 7: 0.71, 8: 0.66, 9: 0.57}.get(int(a), 0.75) for a in z])
+    cov = np.array([covalent_radius(a) for a in z])
     d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
     i, j = np.nonzero(np.triu(d < 1.2 * (cov[:, None] + cov[None]), 1))
     return [(int(a), int(b), 1) for a, b in zip(i, j)]

@@ -75,15 +75,15 @@ def test_sampling_settings_flags_over_recorded_over_defaults():
     from genmol.models.symphony.generate import sampling_settings
 
     assert sampling_settings({}) == {"focus_beta": 1.0, "position_beta": 1.0, "refine": True, "grid": None,
-                                     "min_distance": 0.0, "even_electrons": False}
+                                     "min_distance": 0.0, "even_electrons": False, "valence_guard": False}
     rec = {"focus_temperature": 0.5, "position_temperature": 0.25, "refine": False, "grid": "60x119",
-           "min_distance": 0.9, "even_electrons": True}
+           "min_distance": 0.9, "even_electrons": True, "valence_guard": True}
     assert sampling_settings(rec) == {"focus_beta": 2.0, "position_beta": 4.0, "refine": False, "grid": (60, 119),
-                                      "min_distance": 0.9, "even_electrons": True}
+                                      "min_distance": 0.9, "even_electrons": True, "valence_guard": True}
     got = sampling_settings(rec, focus_temperature=1.0, refine=True, grid="30X59", min_distance=0.0,
-                            even_electrons=False)
+                            even_electrons=False, valence_guard=False)
     assert got == {"focus_beta": 1.0, "position_beta": 4.0, "refine": True, "grid": (30, 59), "min_distance": 0.0,
-                   "even_electrons": False}
+                   "even_electrons": False, "valence_guard": False}
     for bad in ("60", "60x", "ax2", "1x59"):
         with pytest.raises(GenmolError, match="grid"):
             sampling_settings({}, grid=bad)
@@ -100,12 +100,30 @@ def test_exclusion_mask_flags_exactly_the_grid_positions_near_other_atoms():
     radii = np.linspace(0.9, 2.0, 5)
     rel = rng.normal(size=(6, 3)) * 1.5
     mask = np.array([True, True, False, True, True, False])
-    got = np.asarray(exclusion_mask(jnp.asarray(rel), jnp.asarray(mask), jnp.asarray(radii), jnp.asarray(vectors),
-                                    1.2))
+    threshold = np.where(mask, np.array([1.2, 0.8, 1.5, 1.0, 1.3, 2.0]), 0.0)
+    got = np.asarray(exclusion_mask(jnp.asarray(rel), jnp.asarray(threshold), jnp.asarray(radii),
+                                    jnp.asarray(vectors)))
     cand = radii[:, None, None, None] * vectors[None]  # [R, B, A, 3]
-    d = np.linalg.norm(cand[..., None, :] - rel[mask], axis=-1).min(-1)
-    np.testing.assert_array_equal(got, d < 1.2)
+    d = np.linalg.norm(cand[..., None, :] - rel, axis=-1)  # [R, B, A, n]
+    np.testing.assert_array_equal(got, np.any(d < threshold, axis=-1))
     assert got.any() and not got.all()
+
+
+def test_saturated_atoms_counts_neighbours_within_bonding_distance():
+    from genmol.models.symphony.sampler import saturated_atoms
+
+    # methane (C-H 1.09 Å) plus an H 1.2 Å from one of its hydrogens and a lone C 3 Å away
+    d = 1.09 / np.sqrt(3)
+    pos = np.array([[0, 0, 0], [d, d, d], [-d, -d, d], [-d, d, -d], [d, -d, -d], [d + 1.2, d, d], [3.5, -3, 0],
+                    [0, 0, 0]])
+    sp = np.array([1, 0, 0, 0, 0, 0, 1, 0])  # species indices: 0 H, 1 C (QM9_ELEMENTS)
+    mask = np.array([True] * 7 + [False])  # the last slot is padding
+    radius = jnp.array([0.31, 0.76, 0.71, 0.66, 0.57])
+    valence = jnp.array([1, 4, 3, 2, 1])
+    got = np.asarray(saturated_atoms(jnp.asarray(pos, jnp.float32), jnp.asarray(sp), jnp.asarray(mask), radius,
+                                     valence))
+    # H-H bonded below 1.3 x 0.62 = 0.806 Å: the far H (1.2 Å) is not bonded, the lone C has no bonds
+    np.testing.assert_array_equal(got, [True, True, True, True, True, False, False, False])
 
 
 def test_min_distance_keeps_new_atoms_away_from_every_atom_but_their_focus(sampler_and_model):
@@ -137,6 +155,32 @@ def test_even_electrons_stops_only_at_even_electron_counts():
     assert np.any(free % 2 == 1)  # the model alone stops at radicals (e.g. a lone H) ...
     even = electron_counts(True)
     assert len(even) > 0 and np.all(even % 2 == 0)  # ... and never with the constraint
+
+
+def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_and_model):
+    from genmol.io.elements import COVALENT_RADII, NEUTRAL_VALENCE
+
+    _, model = sampler_and_model
+    z = np.array([1, 6, 7, 8, 9])
+
+    from scipy.sparse.csgraph import connected_components
+
+    def overfilled_and_pieces(guard):
+        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=False, valence_guard=guard))
+        pos, sp, n, _ = _run(smp, 7, k=32)
+        count, pieces = 0, 0
+        for k in range(len(n)):
+            zk, p = z[sp[k, :n[k]]], pos[k, :n[k]]
+            r = np.array([COVALENT_RADII[int(a)] for a in zk])
+            d = np.linalg.norm(p[:, None] - p[None], axis=-1) + 99 * np.eye(n[k])
+            bonded = d < 1.3 * (r[:, None] + r[None])
+            count += int(np.sum(bonded.sum(1) > np.array([NEUTRAL_VALENCE[int(a)] for a in zk])))
+            pieces += connected_components(bonded)[0] - 1
+        return count, pieces
+
+    free, guarded = overfilled_and_pieces(False), overfilled_and_pieces(True)
+    assert free[0] > 0 and free[1] > 0  # an untrained model overfills atoms and leaves stray ones ...
+    assert guarded == (0, 0)  # ... never with the guard: every new atom is bonded to its focus
 
 
 def test_a_finer_grid_places_atoms_at_its_own_directions(sampler_and_model):

@@ -37,14 +37,15 @@ def parse_grid(text: str) -> tuple[int, int]:
 def sampling_settings(recorded: dict, *, focus_temperature: float | None = None,
                       position_temperature: float | None = None, refine: bool | None = None,
                       grid: str | None = None, min_distance: float | None = None,
-                      even_electrons: bool | None = None) -> dict:
+                      even_electrons: bool | None = None, valence_guard: bool | None = None) -> dict:
     """Keyword arguments of :func:`generate_molecules` (``focus_beta, position_beta, refine, grid,
-    min_distance, even_electrons``).
+    min_distance, even_electrons, valence_guard``).
 
     Each setting given here wins; otherwise the one ``recorded`` with the model (its
     ``metadata.json`` ``"sampling"`` entry, see ``genmol export --sampling``); otherwise
     temperature 1, refinement on, the training grid (``grid=None``), no steric exclusion
-    (``min_distance`` 0 Å) and STOP at any electron count (``even_electrons`` False).
+    (``min_distance`` 0 Å), STOP at any electron count (``even_electrons`` False) and no valence
+    guard.
 
     Raises:
         GenmolError: a temperature is not positive, the minimum distance is negative, or the grid
@@ -61,7 +62,8 @@ def sampling_settings(recorded: dict, *, focus_temperature: float | None = None,
         raise GenmolError("the minimum distance must not be negative")
     even = bool(even_electrons if even_electrons is not None else recorded.get("even_electrons", False))
     return {"focus_beta": 1.0 / ft, "position_beta": 1.0 / pt, "refine": refine,
-            "grid": parse_grid(grid) if grid is not None else None, "min_distance": md, "even_electrons": even}
+            "grid": parse_grid(grid) if grid is not None else None, "min_distance": md, "even_electrons": even,
+            "valence_guard": bool(valence_guard if valence_guard is not None else recorded.get("valence_guard", False))}
 
 
 def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: int = 35,
@@ -94,13 +96,14 @@ def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: i
                        init: str = "H", fragment_path: str | None = None, batch: int = 64,
                        focus_beta: float = 1.0, position_beta: float = 1.0, refine: bool = True,
                        grid: tuple[int, int] | None = None, min_distance: float = 0.0,
-                       even_electrons: bool = False, progress: bool = True, elements=QM9_ELEMENTS) -> tuple[list[Molecule], dict]:
+                       even_electrons: bool = False, valence_guard: bool = False, progress: bool = True,
+                       elements=QM9_ELEMENTS) -> tuple[list[Molecule], dict]:
     """Samples ``num`` molecules; deterministic for ``seed`` (and ``batch``).
 
     ``grid = (res_beta, res_alpha)`` evaluates the position density on another S² grid than the
     training one (the density is band-limited to ``position_lmax``, so any grid resolves it;
-    a finer one places atoms in finer directions). ``min_distance`` (Å) and ``even_electrons``: see
-    :mod:`genmol.models.symphony.sampler`.
+    a finer one places atoms in finer directions). ``min_distance`` (Å), ``even_electrons`` and
+    ``valence_guard``: see :mod:`genmol.models.symphony.sampler`.
 
     Returns:
         molecules (``info``: ``sample`` index, ``stopped`` — False if ``max_atoms`` was reached
@@ -115,7 +118,8 @@ def generate_molecules(model: SymphonyModel, cutoff: float, num: int, *, seed: i
                                                         res_beta=grid[0] if grid else None,
                                                         res_alpha=grid[1] if grid else None,
                                                         min_distance=min_distance,
-                                                        even_electrons=even_electrons), elements)
+                                                        even_electrons=even_electrons,
+                                                        valence_guard=valence_guard), elements)
     batch = max(1, min(batch, num))
     init_pos = np.zeros((batch, max_atoms, 3), np.float32)
     init_pos[:, :k] = pos0

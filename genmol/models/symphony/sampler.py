@@ -14,6 +14,14 @@ ones, which no QM9 molecule has (its shortest interatomic distance is 0.96 Å).
 With ``even_electrons=True``, STOP gets zero probability while the atoms' atomic numbers sum to an
 odd number: a neutral molecule with an odd electron count is a radical, which no QM9 molecule is,
 and the model alone stops at such counts often (it has to count its hydrogens, a global property).
+With ``valence_guard=True``, atoms are bonded when closer than 1.3 x the sum of their covalent
+radii (RDKit's connectivity rule, :data:`genmol.io.elements.COVALENT_RADII`); an atom with as many
+bonded neighbours as its neutral valence (H 1, C 4, N 3, O 2, F 1) can no longer be the focus;
+a new atom is placed within bonding distance of its focus, of no saturated atom, and of no more
+atoms than its own valence. This removes the five-coordinated carbons and the stray, unbonded
+atoms an imprecise position head makes. If no focus is left, STOP is taken; if no position is
+left, the step adds no atom.
+These three options are priors of the sampler, not of the model: quote model numbers without them.
 Molecules that reach ``max_atoms`` without STOP are flagged ``stopped=False``.
 
 Cost: every step runs both encoders on a padded graph of all slots (``k (k-1)`` edge slots for
@@ -36,10 +44,11 @@ from flax import nnx
 
 from genmol.data.graph import GraphBatch
 from genmol.data.molecules import QM9_ELEMENTS
+from genmol.io.elements import NEUTRAL_VALENCE, covalent_radius
 from genmol.data.neighbors import radius_graph_padded
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
 
-__all__ = ["SamplerConfig", "exclusion_mask", "make_sampler"]
+__all__ = ["SamplerConfig", "exclusion_mask", "saturated_atoms", "make_sampler"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,21 +63,42 @@ class SamplerConfig:
     segment_atoms: tuple[int, ...] = (8, 14, 20, 26)
     min_distance: float = 0.0
     even_electrons: bool = False
+    valence_guard: bool = False
 
 
-def exclusion_mask(rel: jax.Array, mask: jax.Array, radii: jax.Array, vectors: jax.Array,
-                   min_distance: float) -> jax.Array:
-    """``[R, B, A]`` bool: grid positions ``radii[r] * vectors[b, a]`` (relative to the focus, Å) that lie
-    closer than ``min_distance`` Å to one of the atoms ``rel [n, 3]`` (relative to the focus) where
-    ``mask [n]`` is set. Memory ``O(R B A)``: the atoms are visited one at a time."""
+BOND_FACTOR = 1.3  # bonded: closer than BOND_FACTOR x the sum of covalent radii
+
+
+def neighbour_count(rel: jax.Array, threshold: jax.Array, radii: jax.Array, vectors: jax.Array) -> jax.Array:
+    """``[R, B, A]`` int: for each grid position ``radii[r] * vectors[b, a]`` (relative to the focus, Å),
+    the number of atoms ``rel[j]`` (``rel [n, 3]`` relative to the focus) closer than ``threshold[j]``
+    Å (``threshold [n]``; 0 for atoms that count nowhere). Memory ``O(R B A)``: the atoms are
+    visited one at a time."""
     r = radii[:, None, None]
 
-    def body(j, nearest):
+    def body(j, count):
         d2 = r ** 2 + jnp.sum(rel[j] ** 2) - 2 * r * (vectors @ rel[j])[None]
-        return jnp.where(mask[j], jnp.minimum(nearest, d2), nearest)
+        return count + (d2 < threshold[j] ** 2)
 
-    init = jnp.full((radii.shape[0],) + vectors.shape[:2], jnp.inf, vectors.dtype)
-    return jax.lax.fori_loop(0, rel.shape[0], body, init) < min_distance ** 2
+    init = jnp.zeros((radii.shape[0],) + vectors.shape[:2], jnp.int32)
+    return jax.lax.fori_loop(0, rel.shape[0], body, init)
+
+
+def exclusion_mask(rel: jax.Array, threshold: jax.Array, radii: jax.Array, vectors: jax.Array) -> jax.Array:
+    """``[R, B, A]`` bool: grid positions closer than ``threshold[j]`` Å to some atom ``rel[j]``
+    (arguments as in :func:`neighbour_count`)."""
+    return neighbour_count(rel, threshold, radii, vectors) > 0
+
+
+def saturated_atoms(pos: jax.Array, sp: jax.Array, node_mask: jax.Array, radius: jax.Array,
+                    valence: jax.Array) -> jax.Array:
+    """``[N]`` bool: atoms with at least ``valence[sp]`` neighbours closer than
+    ``BOND_FACTOR * (radius[sp_i] + radius[sp_j])`` Å (``pos [N, 3]`` Å, ``sp [N]`` species indices,
+    ``radius``/``valence`` ``[S]`` per species)."""
+    d = jnp.linalg.norm(pos[:, None] - pos[None], axis=-1)
+    pair = node_mask[:, None] & node_mask[None] & ~jnp.eye(pos.shape[0], dtype=bool)
+    bonded = pair & (d < BOND_FACTOR * (radius[sp][:, None] + radius[sp][None]))
+    return node_mask & (bonded.sum(1) >= valence[sp])
 
 
 def _draw(key, logits, greedy: bool):
@@ -76,7 +106,8 @@ def _draw(key, logits, greedy: bool):
 
 
 def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, elements=QM9_ELEMENTS):
-    """``elements``: the atomic number of each species index (for ``even_electrons``). Returns ``sample(keys [K], positions [K, M, 3], species [K, M], n0: int) -> (positions, species, n, stopped)``
+    """``elements``: the atomic number of each species index (for ``even_electrons`` and
+    ``valence_guard``). Returns ``sample(keys [K], positions [K, M, 3], species [K, M], n0: int) -> (positions, species, n, stopped)``
     (numpy arrays; ``M = max_atoms``).
 
     ``positions``/``species`` hold the seed fragments (their first ``n0`` atoms, Å and species
@@ -94,7 +125,10 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, ele
     greedy = bool(config.greedy)
     refine = bool(config.refine) and not greedy
     min_distance = float(config.min_distance)
-    odd_species = jnp.asarray(np.asarray(elements)[:num_species] % 2 == 1)  # [S]: odd atomic number
+    z = np.asarray(elements)[:num_species]
+    odd_species = jnp.asarray(z % 2 == 1)  # [S]: odd atomic number
+    cov_radius = jnp.asarray([covalent_radius(x) for x in z], jnp.float32)  # [S] Å
+    valence = jnp.asarray([NEUTRAL_VALENCE.get(int(x), 8) for x in z], jnp.int32)  # [S]
 
     def make_step(cap: int):
         n_slots = cap + 1  # the last slot is the padding node of the padded-graph convention
@@ -111,12 +145,16 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, ele
                                jnp.array([True, False]), jnp.stack([n, n_slots - n]).astype(jnp.int32), {}, {})
             k1, k2, k3, k4, k5 = jax.random.split(key, 5)
             logits = mdl.focus_logits(batch) * config.focus_beta
+            if config.valence_guard:
+                saturated = saturated_atoms(pos, sp, node_mask, cov_radius, valence)
+                logits = jnp.where(saturated[:, None], -jnp.inf, logits)
             # the same flat length in every segment, so that a seed draws the same molecule
             flat = jnp.concatenate([logits.reshape(-1), jnp.full(((m + 1 - n_slots) * num_species,), -jnp.inf),
                                     jnp.zeros(1)])
             if config.even_electrons:
                 odd = jnp.sum(node_mask & odd_species[sp]) % 2 == 1
                 flat = flat.at[-1].set(jnp.where(odd, -jnp.inf, flat[-1]))
+            flat = flat.at[-1].set(jnp.where(jnp.all(flat == -jnp.inf), 0.0, flat[-1]))  # nothing left: STOP
             choice = _draw(k1, flat, greedy)
             stop = choice == flat.shape[0] - 1
             focus = jnp.where(stop, 0, choice // num_species)
@@ -124,10 +162,20 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, ele
             pl = mdl.position_logits(batch, jnp.stack([focus, n_slots - 1]), jnp.stack([species, 0]),
                                      res_beta, res_alpha)[0] * config.position_beta  # [R, B, A]
             lp = pl + log_w
+            others = node_mask & (jnp.arange(n_slots) != focus)
+            rel = pos - pos[focus]
             if min_distance > 0:
-                others = node_mask & (jnp.arange(n_slots) != focus)
-                clash = exclusion_mask(pos - pos[focus], others, radii, vectors, min_distance)
+                clash = exclusion_mask(rel, jnp.where(others, min_distance, 0.0), radii, vectors)
                 lp = jnp.where(jnp.all(clash), lp, jnp.where(clash, -jnp.inf, lp))
+            placeable = jnp.array(True)
+            if config.valence_guard:  # bonded to the focus, to no saturated atom, within its own valence
+                bond = BOND_FACTOR * (cov_radius[sp] + cov_radius[species])  # [N] Å
+                count = neighbour_count(rel, jnp.where(others, bond, 0.0), radii, vectors)
+                guard = ((count + 1 > valence[species])
+                         | exclusion_mask(rel, jnp.where(others & saturated, bond, 0.0), radii, vectors)
+                         | (radii[:, None, None] >= bond[focus]))
+                placeable = ~jnp.all(guard)
+                lp = jnp.where(guard, -jnp.inf, lp)
             ri = _draw(k2, jax.nn.logsumexp(lp, axis=(1, 2)), greedy)
             idx = _draw(k3, lp[ri].reshape(-1), greedy)
             b, a = idx // res_alpha, idx % res_alpha
@@ -139,7 +187,7 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, ele
                 direction = direction + jitter - jnp.dot(jitter, direction) * direction
                 direction = direction / jnp.linalg.norm(direction)
             new = pos[focus] + radius * direction
-            add = (~done) & (~stop) & (n < m)
+            add = (~done) & (~stop) & (n < m) & placeable
             slot = jnp.minimum(n, cap - 1)
             pos = pos.at[slot].set(jnp.where(add, new, pos[slot]))
             sp = sp.at[slot].set(jnp.where(add, species, sp[slot]))
