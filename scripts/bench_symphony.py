@@ -8,14 +8,21 @@ samples from ``--checkpoint`` (default: the shipped model, with its recorded tem
 same molecules as ``genmol sample molecules --num N --seed 0``, saved with ``--save-samples``);
 the others from freshly initialised weights (the mean size is reported next to the speed).
 
+With ``--priors-cost N`` it only times sampling ``N`` molecules from the shipped (or
+``--checkpoint``) model with its recorded settings, once with each sampler prior
+(``min_distance``, ``even_electrons``, ``valence_guard``) switched off and once as recorded, in
+one run, and reports the ratio.
+
 Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--num 1000 50]
                                         [--checkpoint DIR] [--save-samples FILE] [--out FILE.md]
+       python scripts/bench_symphony.py --priors-cost 300 [--checkpoint DIR] [--out FILE.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 
 import jax
@@ -56,6 +63,31 @@ def bench_training(config, steps: int) -> dict:
                 step_s=step_s, data_s=data_s)
 
 
+def bench_priors(checkpoint, num: int, batch: int) -> list[str]:
+    """Rows of a table: molecules/s without and with the recorded sampler priors (same seeds)."""
+    from genmol.pretrained import pretrained_path
+    from genmol.train.export import load_model
+
+    model, cfg, meta = load_model(checkpoint or pretrained_path("symphony_qm9"))
+    cutoff = float(cfg.model.focus_encoder.cutoff)
+    recorded = meta.get("sampling", {})
+    rows, speed = [], {}
+    for name, flags in [("without priors", dict(min_distance=0.0, even_electrons=False, valence_guard=False)),
+                        ("with the recorded priors", {})]:
+        settings = sampling_settings(recorded, **flags)
+        mols, stats = generate_molecules(model, cutoff, num, seed=0, batch=batch, progress=False, **settings)
+        speed[name] = stats["molecules_per_s"]
+        mean_atoms = float(np.mean([m.num_atoms for m in mols]))
+        rows.append(f"| {name} | {settings['min_distance']:g} | {settings['even_electrons']} | "
+                    f"{settings['valence_guard']} | {num} | {stats['seconds']:.0f} | {stats['molecules_per_s']:.2f} | "
+                    f"{mean_atoms:.1f} |")
+        print(rows[-1], flush=True)
+    ratio = speed["without priors"] / speed["with the recorded priors"]
+    return (["| sampling | min distance (Å) | even electrons | valence guard | molecules | seconds (incl. compile) "
+             "| molecules/s | mean atoms |", "|---|---|---|---|---|---|---|---|"] + rows
+            + ["", f"Priors cost: {ratio:.2f}x the time per molecule of sampling without them (one run)."])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", nargs="+", default=["configs/symphony/qm9_cpu.py", "configs/symphony/qm9.py"])
@@ -65,7 +97,21 @@ def main():
     ap.add_argument("--checkpoint", default=None, help="model the first config samples from (default: shipped)")
     ap.add_argument("--save-samples", default=None, help="write the first config's samples here")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--priors-cost", type=int, default=0, metavar="N",
+                    help="only time N molecules without and with the recorded sampler priors")
     args = ap.parse_args()
+    if args.priors_cost:
+        lines = ["# Symphony sampler priors: cost\n",
+                 f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run).\n",
+                 f"Machine: {platform.processor() or platform.machine()}, "
+                 f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n"]
+        lines += bench_priors(args.checkpoint, args.priors_cost, args.sample_batch)
+        text = "\n".join(lines) + "\n"
+        print(text)
+        if args.out:
+            from genmol.io.atomic import atomic_write_text
+            atomic_write_text(args.out, text)
+        return
     lines = ["# Symphony speed\n", f"Machine: {platform.processor() or platform.machine()}, "
              f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n",
              "| config | params | batch (fragments) | train step ms | steps/s | fragments/s | host batching ms "
