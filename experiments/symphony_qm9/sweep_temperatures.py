@@ -18,8 +18,44 @@ import json
 from genmol.eval.molecules import evaluate_molecules
 from genmol.io.atomic import atomic_write_text
 from genmol.data.molecule_set import MoleculeSet
+from genmol.errors import GenmolError
 from genmol.models.symphony.generate import generate_molecules, parse_grid
 from genmol.train.export import load_model
+
+
+def parse_pair(pair: str) -> tuple:
+    """``"FT,PT[,grid][,BxA][,mdD][,even][,val]"`` -> (focus T, position T, refine, grid or None,
+    min distance Å, even electrons, valence guard); ValueError naming the pair otherwise."""
+    parts = pair.split(",")
+    try:
+        ft, pt = float(parts[0]), float(parts[1])
+    except (ValueError, IndexError):
+        raise ValueError(f"--pairs {pair!r}: expected 'FOCUS_T,POSITION_T[,suffix...]'") from None
+    if ft <= 0 or pt <= 0:
+        raise ValueError(f"--pairs {pair!r}: temperatures must be positive")
+    refine, grid, md, even, guard = True, None, 0.0, False, False
+    for p in parts[2:]:
+        if p == "grid":
+            refine = False
+        elif p == "even":
+            even = True
+        elif p == "val":
+            guard = True
+        elif p.startswith("md"):
+            try:
+                md = float(p[2:])
+            except ValueError:
+                raise ValueError(f"--pairs {pair!r}: {p!r} is not md followed by a distance in Å") from None
+            if md < 0:
+                raise ValueError(f"--pairs {pair!r}: the minimum distance must not be negative")
+        elif "x" in p:
+            try:
+                grid = parse_grid(p)
+            except GenmolError as e:
+                raise ValueError(f"--pairs {pair!r}: {e}") from None
+        else:
+            raise ValueError(f"--pairs {pair!r}: unknown suffix {p!r} (grid, BxA, mdD, even, val)")
+    return ft, pt, refine, grid, md, even, guard
 
 
 def main():
@@ -30,18 +66,13 @@ def main():
     ap.add_argument("--pairs", nargs="+", default=["1,1", "1,0.5", "1,0.25", "0.5,0.5", "0.5,0.25"])
     ap.add_argument("--out", default="experiments/symphony_qm9/temperature_sweep.json")
     args = ap.parse_args()
+    try:
+        settings = [parse_pair(pair) for pair in args.pairs]  # all checked before the first run
+    except ValueError as e:
+        ap.error(str(e))
     model, cfg, meta = load_model(args.model)
     rows = []
-    for pair in args.pairs:
-        parts = pair.split(",")
-        ft, pt = float(parts[0]), float(parts[1])
-        refine = "grid" not in parts[2:]
-        grids = [parse_grid(p) for p in parts[2:] if "x" in p]
-        grid = grids[0] if grids else None
-        mds = [float(p[2:]) for p in parts[2:] if p.startswith("md")]
-        md = mds[0] if mds else 0.0
-        even = "even" in parts[2:]
-        guard = "val" in parts[2:]
+    for ft, pt, refine, grid, md, even, guard in settings:
         mols, stats = generate_molecules(model, float(cfg.model.focus_encoder.cutoff), args.num, seed=args.seed,
                                          batch=100, focus_beta=1 / ft, position_beta=1 / pt, refine=refine,
                                          grid=grid, min_distance=md, even_electrons=even, valence_guard=guard,
