@@ -120,7 +120,7 @@ def prior_steps(metadata: dict) -> int:
     return int(metadata.get("steps_total", metadata.get("step") or 0))
 
 
-def check_init_from(path: str | os.PathLike, config) -> dict:
+def check_init_from(path: str | os.PathLike, config, like: dict | None = None) -> dict:
     """Checks that training ``config``'s model can start from the export at ``path``; its metadata.
 
     The exported model must be the same architecture: every field of the ``model`` recorded in
@@ -128,8 +128,9 @@ def check_init_from(path: str | os.PathLike, config) -> dict:
     are taken at their current defaults; data, loss, optimizer and schedule may differ), except the
     fields named in ``train.init_fresh``: those parts of the model start from a fresh
     initialisation (e.g. a larger focus head on a trained position head; the names are checked
-    against the model's top-level parts). Reads only the two JSON files (and builds the model when
-    ``init_fresh`` is set), so the command line calls it before any training data is loaded.
+    against the model's top-level parts, those of ``like`` — the model's parameter dict — if
+    given). Reads only the two JSON files (and builds the model when ``init_fresh`` is set and
+    ``like`` is not given), so the command line calls it before any training data is loaded.
 
     Raises:
         GenmolError: ``path`` is not a model directory, or its model differs from ``config.model``.
@@ -142,7 +143,9 @@ def check_init_from(path: str | os.PathLike, config) -> dict:
                           f"not {config.get('model_name')!r}")
     fresh = init_fresh(config)
     if fresh:
-        parts = {_part(k) for k in _flatten(nnx.to_pure_dict(nnx.state(build_model(config), nnx.Param)))}
+        if like is None:
+            like = nnx.to_pure_dict(nnx.state(build_model(config), nnx.Param))
+        parts = {_part(k) for k in _flatten(like)}
         unknown = [f for f in fresh if f not in parts]
         if unknown:
             raise GenmolError(f"train.init_fresh={list(fresh)}: {unknown} names no part of the model "
@@ -155,16 +158,19 @@ def check_init_from(path: str | os.PathLike, config) -> dict:
     return json.loads(meta_path.read_text()) if meta_path.is_file() else {}
 
 
-def initial_params(path: str | os.PathLike, config, like: dict) -> dict:
-    """Weights of the exported model at ``path`` to start training ``config``'s model from.
+def initial_params(path: str | os.PathLike, config, like: dict) -> tuple[dict, dict]:
+    """Weights of the exported model at ``path`` to start training ``config``'s model from, and
+    the export's metadata.
 
-    Checks the architecture with :func:`check_init_from`, then every parameter's name and shape.
+    Checks the architecture with :func:`check_init_from`, then every parameter's name and shape
+    against ``like`` (the freshly initialised parameter dict; its entries in ``train.init_fresh``
+    are kept).
 
     Raises:
         GenmolError: ``path`` is not a model directory, or its model differs from ``config.model``.
     """
-    check_init_from(path, config)
-    return read_params(path, like, init_fresh(config))
+    metadata = check_init_from(path, config, like)
+    return read_params(path, like, init_fresh(config)), metadata
 
 
 def init_fresh(config) -> tuple[str, ...]:

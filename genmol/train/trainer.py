@@ -175,11 +175,12 @@ def train_and_evaluate(
     params = nnx.to_pure_dict(template)
     init_from = tc.get("init_from") if not restoring else None  # a resume restores its own weights
     if init_from:  # warm start (fine-tuning, or continuing an exported model)
-        from genmol.train.export import INIT_FROM_FILE, check_init_from, initial_params
+        from genmol.train.export import INIT_FROM_FILE, initial_params
 
         try:
-            init_record = {"path": str(init_from), "metadata": check_init_from(init_from, config)}
-            params = jax.tree.map(jnp.asarray, initial_params(init_from, config, params))
+            params, metadata = initial_params(init_from, config, params)
+            params = jax.tree.map(jnp.asarray, params)
+            init_record = {"path": str(init_from), "metadata": metadata}
         except GenmolError:
             ckpt.close()
             raise
