@@ -126,18 +126,26 @@ def test_saturated_atoms_counts_neighbours_within_bonding_distance():
     np.testing.assert_array_equal(got, [True, True, True, True, True, False, False, False])
 
 
-def test_min_distance_keeps_new_atoms_away_from_every_atom_but_their_focus(sampler_and_model):
+@pytest.mark.parametrize("refine", [False, True])
+def test_min_distance_keeps_new_atoms_away_from_every_atom_but_their_focus(sampler_and_model, refine):
     _, model = sampler_and_model
 
-    def shortest(min_distance):
-        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=False, min_distance=min_distance))
+    def close_pairs(min_distance):
+        """Shortest distance, and the most earlier atoms any new atom is closer than 0.9 Å to."""
+        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=refine, min_distance=min_distance))
         pos, _, n, _ = _run(smp, 4, k=16)
-        d = [np.linalg.norm(pos[k, :n[k], None] - pos[k, None, :n[k]], axis=-1) + 9 * np.eye(n[k])
-             for k in range(len(n))]
-        return min(x.min() for x in d)
+        shortest, most = 9.0, 0
+        for k in range(len(n)):
+            d = np.linalg.norm(pos[k, :n[k], None] - pos[k, None, :n[k]], axis=-1)
+            for i in range(1, n[k]):
+                shortest = min(shortest, d[i, :i].min())
+                most = max(most, int(np.sum(d[i, :i] < 0.9 - 1e-4)))
+        return shortest, most
 
-    assert shortest(0.0) < 0.8  # an untrained model puts atoms on top of each other ...
-    assert shortest(0.9) >= 0.9 - 1e-4  # ... unless told not to (the focus is >= radius_min = 0.9 Å away)
+    assert close_pairs(0.0)[0] < 0.8  # an untrained model puts atoms on top of each other ...
+    shortest, most = close_pairs(0.9)
+    assert most <= 1  # ... unless told not to: only the focus may be closer (the refined first radial bin)
+    assert shortest >= (0.9 - 0.04 if refine else 0.9 - 1e-4)  # radius_min 0.9 Å, refined within half a bin
 
 
 def test_even_electrons_stops_only_at_even_electron_counts():
@@ -157,7 +165,8 @@ def test_even_electrons_stops_only_at_even_electron_counts():
     assert len(even) > 0 and np.all(even % 2 == 0)  # ... and never with the constraint
 
 
-def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_and_model):
+@pytest.mark.parametrize("refine", [False, True])
+def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_and_model, refine):
     from genmol.io.elements import COVALENT_RADII, NEUTRAL_VALENCE
 
     _, model = sampler_and_model
@@ -166,7 +175,7 @@ def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_a
     from scipy.sparse.csgraph import connected_components
 
     def overfilled_and_pieces(guard):
-        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=False, valence_guard=guard))
+        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=refine, valence_guard=guard))
         pos, sp, n, _ = _run(smp, 7, k=32)
         count, pieces = 0, 0
         for k in range(len(n)):

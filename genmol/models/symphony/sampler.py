@@ -6,7 +6,7 @@ radial bin from the marginal of the position density (position inverse temperatu
 ``position_beta``) and a direction on the S² grid inside that bin. The new atom sits at
 ``focus + r_bin * direction``; with ``refine=True`` the radius is drawn uniformly within
 its bin and the direction jittered within its grid cell, so samples are not quantised to
-the grid. ``greedy=True`` takes the most probable choice at every draw instead (no refinement).
+the grid (a jitter that would break one of the priors below keeps the grid position). ``greedy=True`` takes the most probable choice at every draw instead (no refinement).
 With ``min_distance > 0`` (Å), grid positions closer than that to an atom other than the focus
 get zero probability (a steric exclusion; if every position of a step is excluded, the model's
 density is used unchanged): the model alone places a fraction of atoms on top of existing
@@ -181,12 +181,25 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, ele
             b, a = idx // res_alpha, idx % res_alpha
             direction = vectors[b, a]
             radius = radii[ri]
+            new = pos[focus] + radius * direction
             if refine:
                 radius = radius + (jax.random.uniform(k4) - 0.5) * dr
                 jitter = jax.random.normal(k5, (3,)) * (jnp.pi / res_beta) / 2
                 direction = direction + jitter - jnp.dot(jitter, direction) * direction
                 direction = direction / jnp.linalg.norm(direction)
-            new = pos[focus] + radius * direction
+                refined = pos[focus] + radius * direction
+
+                def breaks_priors(x):  # the constraints the grid positions were filtered by, at one point
+                    d = jnp.linalg.norm(pos - x, axis=-1)  # [N] Å
+                    bad = jnp.any(others & (d < min_distance))
+                    if config.valence_guard:
+                        near = others & (d < bond)
+                        bad = (bad | (d[focus] >= bond[focus]) | jnp.any(near & saturated)
+                               | (jnp.sum(near) + 1 > valence[species]))
+                    return bad
+
+                # a jitter must not undo the priors: keep the grid position if it would
+                new = jnp.where(breaks_priors(refined) & ~breaks_priors(new), new, refined)
             add = (~done) & (~stop) & (n < m) & placeable
             slot = jnp.minimum(n, cap - 1)
             pos = pos.at[slot].set(jnp.where(add, new, pos[slot]))
