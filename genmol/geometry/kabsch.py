@@ -20,6 +20,7 @@ __all__ = ["weighted_centroid", "cross_covariance", "rotation_from_covariance", 
 
 
 def _weights(x: jax.Array, weights: jax.Array | None, mask: jax.Array | None) -> jax.Array:
+    x = jnp.asarray(x)  # a float64 numpy array becomes float32 unless x64 is enabled
     w = jnp.ones(x.shape[:-1], x.dtype) if weights is None else jnp.asarray(weights, x.dtype)
     if mask is not None:
         w = jnp.where(mask, w, 0.0)
