@@ -23,6 +23,23 @@ def test_budget_is_near_real_size_and_overflow_resamples():
     assert b.node_mask.sum() <= task.budget(1).max_nodes - 1
 
 
+def test_spanning_radii_of_a_packed_set_match_scipy_minimum_spanning_trees():
+    """The batched Prim's algorithm gives each molecule's longest minimum-spanning-tree edge."""
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    from genmol.models.symphony.fragments import spanning_radii
+
+    rng = np.random.default_rng(0)
+    sizes = [1, 2, 5, 5, 5, 9, 17, 2, 29, 9] + list(rng.integers(1, 30, 40))
+    clouds = [rng.normal(scale=1.5, size=(n, 3)) for n in sizes]
+    clouds[3][2] = clouds[3][1]  # two atoms at one place: a zero-length edge
+    got = spanning_radii(np.concatenate(clouds), np.concatenate([[0], np.cumsum(sizes)]))
+    for c, r in zip(clouds, got):
+        d = np.linalg.norm(c[:, None] - c[None], axis=-1)
+        want = minimum_spanning_tree(np.maximum(d, 1e-12) * (1 - np.eye(len(c)))).max() if len(c) > 1 else 0.0
+        assert r == pytest.approx(want, abs=1e-9)
+
+
 def test_molecules_that_cannot_be_grown_are_dropped_and_reported():
     from genmol.data.molecule_set import MoleculeSet
     from genmol.io.molecule import Molecule

@@ -27,7 +27,7 @@ from genmol.data.molecules import species_index
 from genmol.data.neighbors import radius_graph
 from genmol.data.qm9 import edm_split, load_qm9
 from genmol.errors import ConfigError
-from genmol.models.symphony.fragments import FragmentError, Ordering, nearest_neighbour_ordering, spanning_radius
+from genmol.models.symphony.fragments import FragmentError, Ordering, nearest_neighbour_ordering, spanning_radii
 from genmol.models.symphony.loss import focus_species_kl, position_kl
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
 
@@ -45,7 +45,7 @@ class SymphonyTask:
         if dc.get("limit"):
             ms = ms.subset(np.arange(min(int(dc.limit), len(ms))))
         radius = float(config.model.radius_max)
-        span = np.array([spanning_radius(ms.positions[ms.offsets[i]:ms.offsets[i + 1]]) for i in range(len(ms))])
+        span = spanning_radii(ms.positions, ms.offsets)
         self.usable = np.flatnonzero(span <= radius)
         if len(self.usable) == 0:
             raise ConfigError(f"no training molecule can be grown with steps of at most {radius} Å "
