@@ -6,7 +6,8 @@ radial bin from the marginal of the position density (position inverse temperatu
 ``position_beta``) and a direction on the S² grid inside that bin. The new atom sits at
 ``focus + r_bin * direction``; with ``refine=True`` the radius is drawn uniformly within
 its bin and the direction jittered within its grid cell, so samples are not quantised to
-the grid (a jitter that would break one of the priors below keeps the grid position). ``greedy=True`` takes the most probable choice at every draw instead (no refinement).
+the grid (a jitter that would break one of the priors below keeps the grid position).
+``greedy=True`` takes the most probable choice at every draw instead (no refinement).
 With ``min_distance > 0`` (Å), grid positions closer than that to an atom other than the focus
 get zero probability (a steric exclusion; if every position of a step is excluded, the model's
 density is used unchanged): the model alone places a fraction of atoms on top of existing
@@ -164,16 +165,23 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, ele
             lp = pl + log_w
             others = node_mask & (jnp.arange(n_slots) != focus)
             rel = pos - pos[focus]
+            bond = BOND_FACTOR * (cov_radius[sp] + cov_radius[species])  # [N] Å
+
+            def clashes(r, v):  # [R', B', A'] at positions r * v from the focus: within min_distance of an atom
+                return exclusion_mask(rel, jnp.where(others, min_distance, 0.0), r, v)
+
+            def breaks_guard(r, v):  # ... not bonded to the focus, bonded to a saturated atom or over valence
+                count = neighbour_count(rel, jnp.where(others, bond, 0.0), r, v)
+                return ((count + 1 > valence[species])
+                        | exclusion_mask(rel, jnp.where(others & saturated, bond, 0.0), r, v)
+                        | (r[:, None, None] >= bond[focus]))
+
             if min_distance > 0:
-                clash = exclusion_mask(rel, jnp.where(others, min_distance, 0.0), radii, vectors)
+                clash = clashes(radii, vectors)
                 lp = jnp.where(jnp.all(clash), lp, jnp.where(clash, -jnp.inf, lp))
             placeable = jnp.array(True)
-            if config.valence_guard:  # bonded to the focus, to no saturated atom, within its own valence
-                bond = BOND_FACTOR * (cov_radius[sp] + cov_radius[species])  # [N] Å
-                count = neighbour_count(rel, jnp.where(others, bond, 0.0), radii, vectors)
-                guard = ((count + 1 > valence[species])
-                         | exclusion_mask(rel, jnp.where(others & saturated, bond, 0.0), radii, vectors)
-                         | (radii[:, None, None] >= bond[focus]))
+            if config.valence_guard:
+                guard = breaks_guard(radii, vectors)
                 placeable = ~jnp.all(guard)
                 lp = jnp.where(guard, -jnp.inf, lp)
             ri = _draw(k2, jax.nn.logsumexp(lp, axis=(1, 2)), greedy)
@@ -187,19 +195,19 @@ def make_sampler(model: SymphonyModel, cutoff: float, config: SamplerConfig, ele
                 jitter = jax.random.normal(k5, (3,)) * (jnp.pi / res_beta) / 2
                 direction = direction + jitter - jnp.dot(jitter, direction) * direction
                 direction = direction / jnp.linalg.norm(direction)
-                refined = pos[focus] + radius * direction
 
-                def breaks_priors(x):  # the constraints the grid positions were filtered by, at one point
-                    d = jnp.linalg.norm(pos - x, axis=-1)  # [N] Å
-                    bad = jnp.any(others & (d < min_distance))
+                def breaks_priors(r, v):  # the same constraints as the grid's, at one position
+                    r, v = r[None], v[None, None]  # a 1 x 1 x 1 "grid"
+                    bad = jnp.array(False)
+                    if min_distance > 0:
+                        bad = bad | clashes(r, v)[0, 0, 0]
                     if config.valence_guard:
-                        near = others & (d < bond)
-                        bad = (bad | (d[focus] >= bond[focus]) | jnp.any(near & saturated)
-                               | (jnp.sum(near) + 1 > valence[species]))
+                        bad = bad | breaks_guard(r, v)[0, 0, 0]
                     return bad
 
                 # a jitter must not undo the priors: keep the grid position if it would
-                new = jnp.where(breaks_priors(refined) & ~breaks_priors(new), new, refined)
+                new = jnp.where(breaks_priors(radius, direction) & ~breaks_priors(radii[ri], vectors[b, a]),
+                                new, pos[focus] + radius * direction)
             add = (~done) & (~stop) & (n < m) & placeable
             slot = jnp.minimum(n, cap - 1)
             pos = pos.at[slot].set(jnp.where(add, new, pos[slot]))
