@@ -19,43 +19,40 @@ from genmol.eval.molecules import evaluate_molecules
 from genmol.io.atomic import atomic_write_text
 from genmol.data.molecule_set import MoleculeSet
 from genmol.errors import GenmolError
-from genmol.models.symphony.generate import generate_molecules, parse_grid
+from genmol.models.symphony.generate import generate_molecules, sampling_settings
 from genmol.train.export import load_model
 
 
-def parse_pair(pair: str) -> tuple:
-    """``"FT,PT[,grid][,BxA][,mdD][,even][,val]"`` -> (focus T, position T, refine, grid or None,
-    min distance Å, even electrons, valence guard); ValueError naming the pair otherwise."""
+def parse_pair(pair: str) -> tuple[float, float, dict]:
+    """``"FT,PT[,grid][,BxA][,mdD][,even][,val]"`` -> (focus T, position T, keyword arguments of
+    ``generate_molecules`` from :func:`sampling_settings`); ValueError naming the pair otherwise."""
     parts = pair.split(",")
     try:
         ft, pt = float(parts[0]), float(parts[1])
     except (ValueError, IndexError):
         raise ValueError(f"--pairs {pair!r}: expected 'FOCUS_T,POSITION_T[,suffix...]'") from None
-    if ft <= 0 or pt <= 0:
-        raise ValueError(f"--pairs {pair!r}: temperatures must be positive")
-    refine, grid, md, even, guard = True, None, 0.0, False, False
+    flags = dict(focus_temperature=ft, position_temperature=pt, refine=True, min_distance=0.0,
+                 even_electrons=False, valence_guard=False)
     for p in parts[2:]:
         if p == "grid":
-            refine = False
+            flags["refine"] = False
         elif p == "even":
-            even = True
+            flags["even_electrons"] = True
         elif p == "val":
-            guard = True
+            flags["valence_guard"] = True
         elif p.startswith("md"):
             try:
-                md = float(p[2:])
+                flags["min_distance"] = float(p[2:])
             except ValueError:
                 raise ValueError(f"--pairs {pair!r}: {p!r} is not md followed by a distance in Å") from None
-            if md < 0:
-                raise ValueError(f"--pairs {pair!r}: the minimum distance must not be negative")
         elif "x" in p:
-            try:
-                grid = parse_grid(p)
-            except GenmolError as e:
-                raise ValueError(f"--pairs {pair!r}: {e}") from None
+            flags["grid"] = p
         else:
             raise ValueError(f"--pairs {pair!r}: unknown suffix {p!r} (grid, BxA, mdD, even, val)")
-    return ft, pt, refine, grid, md, even, guard
+    try:
+        return ft, pt, sampling_settings({}, **flags)
+    except GenmolError as e:
+        raise ValueError(f"--pairs {pair!r}: {e}") from None
 
 
 def main():
@@ -72,16 +69,14 @@ def main():
         ap.error(str(e))
     model, cfg, meta = load_model(args.model)
     rows = []
-    for ft, pt, refine, grid, md, even, guard in settings:
+    for ft, pt, kw in settings:
         mols, stats = generate_molecules(model, float(cfg.model.focus_encoder.cutoff), args.num, seed=args.seed,
-                                         batch=100, focus_beta=1 / ft, position_beta=1 / pt, refine=refine,
-                                         grid=grid, min_distance=md, even_electrons=even, valence_guard=guard,
-                                         progress=False)
+                                         batch=100, progress=False, **kw)
         res = evaluate_molecules(MoleculeSet.from_molecules(mols), reference_smiles=None)
-        shown = grid or (int(cfg.model.res_beta), int(cfg.model.res_alpha))
-        row = {"focus_temperature": ft, "position_temperature": pt, "refine": refine,
-               "grid": f"{shown[0]}x{shown[1]}", "min_distance": md, "even_electrons": even,
-               "valence_guard": guard, **res.summary,
+        shown = kw["grid"] or (int(cfg.model.res_beta), int(cfg.model.res_alpha))
+        row = {"focus_temperature": ft, "position_temperature": pt, "refine": kw["refine"],
+               "grid": f"{shown[0]}x{shown[1]}", "min_distance": kw["min_distance"],
+               "even_electrons": kw["even_electrons"], "valence_guard": kw["valence_guard"], **res.summary,
                "stopped_fraction": stats["stopped_fraction"], "molecules_per_s": stats["molecules_per_s"]}
         print(json.dumps(row), flush=True)
         rows.append(row)
