@@ -63,14 +63,19 @@ def bench_training(config, steps: int) -> dict:
                 step_s=step_s, data_s=data_s)
 
 
-def bench_priors(checkpoint, num: int, batch: int) -> list[str]:
-    """Rows of a table: molecules/s without and with the recorded sampler priors (same seeds)."""
+def load_trained(checkpoint):
+    """``(model, config, recorded sampling settings)`` of ``checkpoint`` (default: the shipped model)."""
     from genmol.pretrained import pretrained_path
     from genmol.train.export import load_model
 
     model, cfg, meta = load_model(checkpoint or pretrained_path("symphony_qm9"))
+    return model, cfg, meta.get("sampling", {})
+
+
+def bench_priors(checkpoint, num: int, batch: int) -> list[str]:
+    """Rows of a table: molecules/s without and with the recorded sampler priors (same seeds)."""
+    model, cfg, recorded = load_trained(checkpoint)
     cutoff = float(cfg.model.focus_encoder.cutoff)
-    recorded = meta.get("sampling", {})
     rows, speed = [], {}
     for name, flags in [("without priors", dict(min_distance=0.0, even_electrons=False, valence_guard=False)),
                         ("with the recorded priors", {})]:
@@ -88,46 +93,17 @@ def bench_priors(checkpoint, num: int, batch: int) -> list[str]:
             + ["", f"Priors cost: {ratio:.2f}x the time per molecule of sampling without them (one run)."])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--configs", nargs="+", default=["configs/symphony/qm9_cpu.py", "configs/symphony/qm9.py"])
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--num", type=int, nargs="+", default=[1000, 50])
-    ap.add_argument("--sample-batch", type=int, default=100)
-    ap.add_argument("--checkpoint", default=None, help="model the first config samples from (default: shipped)")
-    ap.add_argument("--save-samples", default=None, help="write the first config's samples here")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--priors-cost", type=int, default=0, metavar="N",
-                    help="only time N molecules without and with the recorded sampler priors")
-    args = ap.parse_args()
-    if args.priors_cost:
-        lines = ["# Symphony sampler priors: cost\n",
-                 f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run).\n",
-                 f"Machine: {platform.processor() or platform.machine()}, "
-                 f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n"]
-        lines += bench_priors(args.checkpoint, args.priors_cost, args.sample_batch)
-        text = "\n".join(lines) + "\n"
-        print(text)
-        if args.out:
-            from genmol.io.atomic import atomic_write_text
-            atomic_write_text(args.out, text)
-        return
-    lines = ["# Symphony speed\n", f"Machine: {platform.processor() or platform.machine()}, "
-             f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n",
-             "| config | params | batch (fragments) | train step ms | steps/s | fragments/s | host batching ms "
-             "| compile s | sampled molecules | molecules/s (incl. compile) | mean atoms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+def bench_configs(args) -> list[str]:
+    """Rows of the speed table: training at each of ``args.configs``; sampling from the shipped (or
+    ``args.checkpoint``) model for the first, from freshly initialised weights for the others."""
+    rows = []
     for i, path in enumerate(args.configs):
         config = load_config(path, ["data.source='embedded'", "data.split='all'"])
         r = bench_training(config, args.steps)
         model, recorded = r["model"], {}
         num = args.num[min(i, len(args.num) - 1)]
         if i == 0:
-            from genmol.pretrained import pretrained_path
-            from genmol.train.export import load_model
-
-            model, _, meta = load_model(args.checkpoint or pretrained_path("symphony_qm9"))
-            recorded = meta.get("sampling", {})
+            model, _, recorded = load_trained(args.checkpoint)
         mols, stats = generate_molecules(model, float(config.model.focus_encoder.cutoff), num, seed=0,
                                          batch=args.sample_batch, progress=False, **sampling_settings(recorded))
         if i == 0 and args.save_samples:
@@ -140,7 +116,33 @@ def main():
                f"({'trained' if i == 0 else 'random init'}) | "
                f"{stats['molecules_per_s']:.1f} | {mean_atoms:.1f} |")
         print(row, flush=True)
-        lines.append(row)
+        rows.append(row)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", nargs="+", default=["configs/symphony/qm9_cpu.py", "configs/symphony/qm9.py"])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--num", type=int, nargs="+", default=[1000, 50])
+    ap.add_argument("--sample-batch", type=int, default=100)
+    ap.add_argument("--checkpoint", default=None, help="model the first config samples from (default: shipped)")
+    ap.add_argument("--save-samples", default=None, help="write the first config's samples here")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--priors-cost", type=int, default=0, metavar="N",
+                    help="only time N molecules without and with the recorded sampler priors")
+    args = ap.parse_args()
+    machine = (f"Machine: {platform.processor() or platform.machine()}, "
+               f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n")
+    if args.priors_cost:
+        lines = ["# Symphony sampler priors: cost\n",
+                 f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run).\n",
+                 machine] + bench_priors(args.checkpoint, args.priors_cost, args.sample_batch)
+    else:
+        lines = ["# Symphony speed\n", machine,
+                 "| config | params | batch (fragments) | train step ms | steps/s | fragments/s | host batching ms "
+                 "| compile s | sampled molecules | molecules/s (incl. compile) | mean atoms |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|"] + bench_configs(args)
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
