@@ -16,6 +16,7 @@ import jax
 from benchtools import median_ms
 import jax.numpy as jnp
 
+from genmol.errors import run_script
 from genmol.geometry.rotations import random_rotation
 from genmol.losses.alignment import denoising_target
 
@@ -59,4 +60,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -25,6 +25,7 @@ from flax import nnx
 from genmol.data.graph import Budget, pad_graphs
 from genmol.data.molecules import molecule_to_graph
 from genmol.data.qm9 import load_qm9
+from genmol.errors import run_script
 from genmol.nn import create_encoder, encoder_config, natural_irreps
 from genmol.nn.interaction import Interaction
 from genmol.nn.message_passing import edge_geometry
@@ -142,4 +143,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

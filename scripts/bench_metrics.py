@@ -15,6 +15,7 @@ import platform
 import time
 from pathlib import Path
 
+from genmol.errors import run_script
 from genmol.eval.molecules import evaluate_molecules
 from genmol.eval.reference import reference_smiles
 from genmol.io.molecule_files import read_molecules
@@ -63,4 +64,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -31,6 +31,7 @@ from flax import nnx
 
 from genmol.config import load_config
 from genmol.data.graph import stack_batches
+from genmol.errors import run_script
 from genmol.models.symphony.task import SymphonyTask
 from genmol.models.symphony.generate import generate_molecules, sampling_settings
 from genmol.train.optim import create_optimizer
@@ -151,4 +152,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -1,5 +1,6 @@
 """The console script: help, a working train command, and one clear sentence per user error."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,15 @@ def test_plot_learning_curves(tmp_path):
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     out = genmol("plot", str(tmp_path), "--out", str(tmp_path / "d.png"))
     assert out.returncode == 2 and "no metrics.jsonl records" in out.stderr
+
+
+def test_scripts_report_user_errors_in_one_sentence():
+    """The benchmark and experiment scripts end a user error like the CLI: one sentence, status 2."""
+    out = subprocess.run([sys.executable, "experiments/symphony_qm9/sweep_temperatures.py", "no/such/model",
+                          "--pairs", "1,1"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == "error: no/such/model is not a genmol model directory (missing config.json)"
+    out = subprocess.run([sys.executable, "scripts/bench_symphony.py", "--priors-cost", "1", "--checkpoint",
+                          "no/such/model"], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "GENMOL_DEBUG": "1"})
+    assert out.returncode != 0 and "Traceback" in out.stderr  # GENMOL_DEBUG keeps the traceback

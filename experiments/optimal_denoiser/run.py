@@ -25,6 +25,7 @@ import numpy as np
 
 from genmol.config import load_config
 from genmol.data.graph import Budget, pad_graphs
+from genmol.errors import run_script
 from genmol.geometry.rotations import haar_rotation_np
 from genmol.io.atomic import atomic_write_text
 from genmol.losses.alignment import denoising_target
@@ -151,4 +152,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from genmol.data.qm9 import load_qm9
+from genmol.errors import run_script
 from genmol.io.molecule_files import read_molecules
 from genmol.viz.figures import save_png
 
@@ -72,4 +73,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

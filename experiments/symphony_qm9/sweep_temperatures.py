@@ -18,7 +18,7 @@ import json
 from genmol.eval.molecules import evaluate_molecules
 from genmol.io.atomic import atomic_write_text
 from genmol.data.molecule_set import MoleculeSet
-from genmol.errors import GenmolError
+from genmol.errors import GenmolError, run_script
 from genmol.models.symphony.generate import generate_molecules, sampling_settings
 from genmol.train.export import load_model
 
@@ -100,4 +100,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)
