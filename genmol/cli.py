@@ -93,7 +93,7 @@ def data_qm9(
     """Load QM9 from SOURCE and print what it holds."""
     from rich.table import Table
 
-    from genmol.data.qm9 import describe, edm_split, load_qm9, qm9pack_dir
+    from genmol.data.molecules.qm9 import describe, edm_split, load_qm9, qm9pack_dir
 
     resolved = ("qm9pack" if qm9pack_dir() is not None else "embedded") if source == "auto" else source
     ms = load_qm9(resolved)
@@ -129,7 +129,7 @@ def evaluate_molecules_cmd(
 
     from genmol.eval.molecules import METRIC_KEYS, evaluate_molecules
     from genmol.io.atomic import atomic_write_text
-    from genmol.io.molecule_files import read_molecules
+    from genmol.io.molecules import read_molecules
 
     ms, errors = read_molecules(file, lenient=True)
     ref, ref_desc = (None, "none")
@@ -240,7 +240,7 @@ def sample_molecules_cmd(
              "(H 1, C 4, N 3, O 2, F 1; default: the model's recorded setting, else off)."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
-    from genmol.io.molecule_files import molecule_format, write_molecules
+    from genmol.io.molecules import molecule_format, write_molecules
     from genmol.models.symphony.generate import generate_molecules, sampling_settings
     from genmol.pretrained import pretrained_path
     from genmol.train.export import load_model
@@ -294,7 +294,7 @@ def view_cmd(
 ):
     """Write an HTML page showing molecules in 3D with SMILES and validity."""
     from genmol.eval.molecules import evaluate_molecules
-    from genmol.io.molecule_files import read_molecules
+    from genmol.io.molecules import read_molecules
     from genmol.viz.molecules_html import write_molecules_html
 
     ms, errors = read_molecules(file, lenient=True)

@@ -23,8 +23,8 @@ import numpy as np
 from flax import nnx
 
 from genmol.data.graph import Budget, pad_graphs
-from genmol.data.molecules import molecule_to_graph
-from genmol.data.qm9 import load_qm9
+from genmol.data.molecules.species import molecule_to_graph
+from genmol.data.molecules.qm9 import load_qm9
 from genmol.errors import run_script
 from genmol.nn import create_encoder, encoder_config, natural_irreps
 from genmol.nn.interaction import Interaction

@@ -18,7 +18,7 @@ from pathlib import Path
 from genmol.errors import run_script
 from genmol.eval.molecules import evaluate_molecules
 from genmol.eval.reference import reference_smiles
-from genmol.io.molecule_files import read_molecules
+from genmol.io.molecules import read_molecules
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -67,7 +67,7 @@ def bench_training(config, steps: int) -> dict:
 def load_trained(checkpoint):
     """``(model, config, recorded sampling settings)`` of ``checkpoint`` (default: the shipped model)."""
     from genmol.pretrained import pretrained_path
-    from genmol.train.export import load_model
+    from genmol.models.store import load_model
 
     model, cfg, meta = load_model(checkpoint or pretrained_path("symphony_qm9"))
     return model, cfg, meta.get("sampling", {})
@@ -108,7 +108,7 @@ def bench_configs(args) -> list[str]:
         mols, stats = generate_molecules(model, float(config.model.focus_encoder.cutoff), num, seed=0,
                                          batch=args.sample_batch, progress=False, **sampling_settings(recorded))
         if i == 0 and args.save_samples:
-            from genmol.io.molecule_files import write_molecules
+            from genmol.io.molecules import write_molecules
 
             write_molecules(args.save_samples, mols)
         mean_atoms = float(np.mean([m.num_atoms for m in mols]))

@@ -101,8 +101,8 @@ def test_evaluate_counts_bad_records(tmp_path):
 
 
 def test_view_writes_self_contained_html(tmp_path):
-    from genmol.data.qm9 import load_qm9
-    from genmol.io.molecule_files import write_molecules
+    from genmol.data.molecules.qm9 import load_qm9
+    from genmol.io.molecules import write_molecules
 
     write_molecules(tmp_path / "m.sdf", load_qm9("embedded").subset(range(5)))
     out = genmol("view", str(tmp_path / "m.sdf"), "--out", str(tmp_path / "v.html"))

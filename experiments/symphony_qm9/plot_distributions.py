@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from genmol.data.qm9 import load_qm9
+from genmol.data.molecules.qm9 import load_qm9
 from genmol.errors import run_script
-from genmol.io.molecule_files import read_molecules
+from genmol.io.molecules import read_molecules
 from genmol.viz.figures import save_png
 
 ELEMENTS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F"}

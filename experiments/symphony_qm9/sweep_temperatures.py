@@ -17,10 +17,10 @@ import json
 
 from genmol.eval.molecules import evaluate_molecules
 from genmol.io.atomic import atomic_write_text
-from genmol.data.molecule_set import MoleculeSet
+from genmol.data.molecules.molecule_set import MoleculeSet
 from genmol.errors import GenmolError, run_script
 from genmol.models.symphony.generate import generate_molecules, sampling_settings
-from genmol.train.export import load_model
+from genmol.models.store import load_model
 
 
 def parse_pair(pair: str) -> tuple[float, float, dict]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genmol.io.elements import NEUTRAL_VALENCE
+from genmol.data.elements import NEUTRAL_VALENCE
 
 __all__ = ["EDM_ELEMENTS", "ALLOWED_VALENCE", "bond_order_matrices", "valences", "atom_stable"]
 

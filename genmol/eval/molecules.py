@@ -23,9 +23,9 @@ import math
 
 import numpy as np
 
-from genmol.data.molecule_set import MoleculeSet
+from genmol.data.molecules.molecule_set import MoleculeSet
 from genmol.eval.edm_bonds import EDM_ELEMENTS, atom_stable, bond_order_matrices, valences
-from genmol.eval.rdkit_mols import largest_fragment_smiles, mol_from_orders, silence_rdkit, xyz2mol
+from genmol.data.molecules.rdkit import largest_fragment_smiles, mol_from_orders, silence_rdkit, xyz2mol
 
 __all__ = ["MoleculeMetrics", "evaluate_molecules", "edm_orders", "METRIC_KEYS"]
 

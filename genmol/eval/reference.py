@@ -14,11 +14,11 @@ import json
 
 import numpy as np
 
-from genmol.data.molecule_set import MoleculeSet
+from genmol.data.molecules.molecule_set import MoleculeSet
 from genmol.errors import GenmolError
 from genmol.eval.edm_bonds import EDM_ELEMENTS
 from genmol.eval.molecules import edm_orders
-from genmol.eval.rdkit_mols import largest_fragment_smiles, mol_from_orders, silence_rdkit
+from genmol.data.molecules.rdkit import largest_fragment_smiles, mol_from_orders, silence_rdkit
 from genmol.io.atomic import atomic_write_text
 
 __all__ = ["reference_smiles", "smiles_of"]
@@ -42,7 +42,7 @@ def smiles_of(ms: MoleculeSet) -> set[str]:
 
 def reference_smiles(name: str = "qm9") -> tuple[set[str], str]:
     """``(smiles, description)`` of the reference set ``name`` (only ``qm9``), cached on disk."""
-    from genmol.data.qm9 import cache_dir, edm_split, load_qm9, qm9pack_dir
+    from genmol.data.molecules.qm9 import cache_dir, edm_split, load_qm9, qm9pack_dir
 
     if name != "qm9":
         raise GenmolError(f"unknown reference {name!r}; use 'qm9' or 'none'")

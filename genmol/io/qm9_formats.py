@@ -21,8 +21,8 @@ from typing import Iterator
 import numpy as np
 
 from genmol.errors import GenmolError
-from genmol.io.elements import atomic_number
-from genmol.io.molecule import Molecule
+from genmol.data.elements import atomic_number
+from genmol.data.molecules.molecule import Molecule
 
 __all__ = ["PROPERTY_NAMES", "parse_dsgdb9nsd", "iter_figshare", "read_uncharacterized", "iter_gdb9_sdf",
            "iter_qm9pack_csv"]
@@ -127,7 +127,7 @@ def iter_gdb9_sdf(sdf_path: str | os.PathLike, csv_path: str | os.PathLike | Non
     """
     from rdkit import Chem
 
-    from genmol.eval.rdkit_mols import silence_rdkit
+    from genmol.data.molecules.rdkit import silence_rdkit
 
     silence_rdkit()
     props: dict[str, dict] = {}

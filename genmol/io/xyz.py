@@ -17,8 +17,8 @@ import numpy as np
 
 from genmol.errors import GenmolError
 from genmol.io.atomic import atomic_open
-from genmol.io.elements import atomic_number, symbol
-from genmol.io.molecule import Molecule
+from genmol.data.elements import atomic_number, symbol
+from genmol.data.molecules.molecule import Molecule
 
 __all__ = ["read_xyz", "iter_xyz", "write_xyz", "parse_extxyz_comment", "format_xyz_block"]
 

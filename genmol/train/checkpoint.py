@@ -20,9 +20,10 @@ __all__ = ["Checkpointer"]
 class Checkpointer:
     """Saves and restores training state under ``workdir/checkpoints``."""
 
-    def __init__(self, workdir: str | os.PathLike, keep: int = 3):
+    def __init__(self, workdir: str | os.PathLike, keep: int = 3, create: bool = True):
+        """``create=False`` reads an existing run only: no ``checkpoints/`` folder is made."""
         self.directory = Path(workdir).absolute() / "checkpoints"
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create, enable_async_checkpointing=False)
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def latest_step(self) -> int | None:

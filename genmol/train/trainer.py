@@ -40,8 +40,9 @@ from genmol.train.metrics_writer import MetricWriter
 from genmol.train.optim import create_optimizer
 from genmol.train.sharding import create_mesh, num_local_shards, shard_batch
 from genmol.train.task import Task
+from genmol.train.warm_start import INIT_FROM_FILE, initial_params
 
-__all__ = ["train_and_evaluate", "TrainResult", "make_steps", "merge_params", "load_params"]
+__all__ = ["train_and_evaluate", "TrainResult", "make_steps", "merge_params"]
 
 
 @dataclasses.dataclass
@@ -175,8 +176,6 @@ def train_and_evaluate(
     params = nnx.to_pure_dict(template)
     init_from = tc.get("init_from") if not restoring else None  # a resume restores its own weights
     if init_from:  # warm start (fine-tuning, or continuing an exported model)
-        from genmol.train.export import INIT_FROM_FILE, initial_params
-
         try:
             params, metadata = initial_params(init_from, config, params)
             params = jax.tree.map(jnp.asarray, params)
@@ -272,28 +271,3 @@ def train_and_evaluate(
     ema = jax.device_get(state["ema"]) if ema_decay > 0 else None
     return TrainResult(step=int(state["step"]), losses=losses, eval_metrics=eval_metrics, params=params,
                        ema_params=ema)
-
-
-def load_params(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *, use_ema: bool = True):
-    """Rebuilds the model of ``config`` with the latest checkpointed parameters of ``workdir``.
-
-    Needs no data: the model is built from ``config.model`` alone (``genmol.train.export.build_model``).
-    """
-    from genmol.train.export import build_model
-
-    model = build_model(config, int(config.seed))
-    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
-    params = nnx.to_pure_dict(template)
-    tx = create_optimizer(config.optim, int(config.train.steps))
-    state = dict(params=params, opt_state=tx.init(params), step=jnp.asarray(0, jnp.int32))
-    ema_decay = float(config.train.get("ema_decay", 0.0))
-    if ema_decay > 0:
-        state["ema"] = params
-    ckpt = Checkpointer(workdir, keep=int(config.train.keep_checkpoints))
-    if ckpt.latest_step() is None:
-        ckpt.close()
-        raise GenmolError(f"{workdir} holds no checkpoint")
-    state = ckpt.restore(state)
-    ckpt.close()
-    chosen = state["ema"] if (use_ema and ema_decay > 0) else state["params"]
-    return merge_params(graphdef, template, rest, chosen)

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from genmol.io.atomic import atomic_write_text
-from genmol.io.elements import covalent_radius
+from genmol.data.elements import covalent_radius
 
 __all__ = ["molecules_html", "write_molecules_html", "CPK"]
 
@@ -68,7 +68,7 @@ MOLS.forEach((m, k) => {
 
 def _bonds(z: np.ndarray, pos: np.ndarray) -> list[tuple[int, int, int]]:
     """Bonds from RDKit ``DetermineBonds`` (orders) or, failing that, covalent-radius connectivity."""
-    from genmol.eval.rdkit_mols import xyz2mol
+    from genmol.data.molecules.rdkit import xyz2mol
 
     mol, _ = xyz2mol(z, pos) if len(z) > 1 else (None, None)
     if mol is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genmol.data.qm9 import describe, edm_split, load_qm9, qm9pack_dir
+from genmol.data.molecules.qm9 import describe, edm_split, load_qm9, qm9pack_dir
 from genmol.errors import GenmolError
 from genmol.io.qm9_formats import iter_figshare, iter_gdb9_sdf, parse_dsgdb9nsd
 
@@ -113,7 +113,7 @@ def test_qm9pack_edm_split_and_cache(tmp_path):
     sizes = dict(zip(*np.unique(ms.num_atoms[pos], return_counts=True)))
     assert sizes[22] == 3393 and sizes[17] == 13025 and sizes[3] == 1 and sizes[29] == 25
     # a second load in a fresh process comes from the cache in under 2 s
-    code = "import time; t=time.time(); from genmol.data.qm9 import load_qm9; load_qm9('qm9pack'); print(time.time()-t)"
+    code = "import time; t=time.time(); from genmol.data.molecules.qm9 import load_qm9; load_qm9('qm9pack'); print(time.time()-t)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert float(out.stdout.strip().splitlines()[-1]) < 2.0

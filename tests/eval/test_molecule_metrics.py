@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genmol.data.molecule_set import MoleculeSet
-from genmol.data.qm9 import load_qm9, qm9pack_dir
+from genmol.data.molecules.molecule_set import MoleculeSet
+from genmol.data.molecules.qm9 import load_qm9, qm9pack_dir
 from genmol.eval.edm_bonds import bond_order_matrices
 from genmol.eval.molecules import evaluate_molecules
-from genmol.io.molecule import Molecule
-from genmol.io.molecule_files import read_molecules
+from genmol.data.molecules.molecule import Molecule
+from genmol.io.molecules import read_molecules
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "qm9"
 EXPECTED = json.loads((FIX / "expected_metrics.json").read_text())

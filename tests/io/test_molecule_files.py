@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genmol.data.qm9 import load_qm9
+from genmol.data.molecules.qm9 import load_qm9
 from genmol.errors import GenmolError
-from genmol.io.molecule_files import read_molecules, write_molecules
+from genmol.io.molecules import read_molecules, write_molecules
 from genmol.io.qm9_formats import parse_dsgdb9nsd
 from genmol.io.xyz import iter_xyz, parse_extxyz_comment
 

@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genmol.errors import GenmolError
-from genmol.io.molecule import Molecule
+from genmol.data.molecules.molecule import Molecule
 from genmol.io.xyz import read_xyz, write_xyz
 
 

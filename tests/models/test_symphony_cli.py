@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from genmol.io.molecule_files import read_molecules
-from genmol.train.export import load_model
+from genmol.io.molecules import read_molecules
+from genmol.models.store import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

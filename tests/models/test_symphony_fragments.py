@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from genmol.data.molecules import species_index
-from genmol.data.qm9 import load_qm9
+from genmol.data.molecules.species import species_index
+from genmol.data.molecules.qm9 import load_qm9
 from genmol.models.symphony.fragments import FragmentError, generate_fragments
 
 

@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 
 from genmol.config import load_config
-from genmol.data.molecules import species_index
+from genmol.data.molecules.species import species_index
 from genmol.geometry.kabsch import aligned_rmsd
-from genmol.io.molecule_files import read_molecules
+from genmol.io.molecules import read_molecules
 from genmol.models.symphony.sampler import SamplerConfig, make_sampler
 from genmol.models.symphony.task import SymphonyTask
-from genmol.train.trainer import load_params, train_and_evaluate
+from genmol.train.export import load_run_model
+from genmol.train.trainer import train_and_evaluate
 
 FIXTURE = "tests/fixtures/qm9/qm9_first8.extxyz"
 
@@ -50,7 +51,7 @@ def overfit(tmp_path_factory):
     task = SymphonyTask(config, molecules=molecules)
     workdir = tmp_path_factory.mktemp("overfit")
     result = train_and_evaluate(task, config, workdir, progress=False)
-    return molecules, load_params(config, workdir), result
+    return molecules, load_run_model(config, workdir), result
 
 
 def test_training_loss_falls_to_a_fraction_of_its_start(overfit):

@@ -167,7 +167,7 @@ def test_even_electrons_stops_only_at_even_electron_counts():
 
 @pytest.mark.parametrize("refine", [False, True])
 def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_and_model, refine):
-    from genmol.io.elements import COVALENT_RADII, NEUTRAL_VALENCE
+    from genmol.data.elements import COVALENT_RADII, NEUTRAL_VALENCE
 
     _, model = sampler_and_model
     z = np.array([1, 6, 7, 8, 9])

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from genmol.eval.molecules import evaluate_molecules
-from genmol.io.molecule_files import read_molecules
+from genmol.io.molecules import read_molecules
 from genmol.pretrained import pretrained_path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -41,8 +41,8 @@ def test_spanning_radii_of_a_packed_set_match_scipy_minimum_spanning_trees():
 
 
 def test_molecules_that_cannot_be_grown_are_dropped_and_reported():
-    from genmol.data.molecule_set import MoleculeSet
-    from genmol.io.molecule import Molecule
+    from genmol.data.molecules.molecule_set import MoleculeSet
+    from genmol.data.molecules.molecule import Molecule
     from genmol.models.symphony.fragments import FragmentError, generate_fragments, spanning_radius
 
     ch4 = np.array([[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]])

@@ -16,7 +16,8 @@ from genmol.errors import GenmolError, TrainingDiverged
 from genmol.models.property import PropertyTask
 from genmol.train.checkpoint import Checkpointer
 from genmol.train.metrics_writer import read_jsonl
-from genmol.train.trainer import load_params, train_and_evaluate
+from genmol.train.export import load_run_model
+from genmol.train.trainer import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CONFIG = ROOT / "configs" / "property" / "test.py"
@@ -38,7 +39,7 @@ def test_loss_goes_down(tmp_path):
     assert [r["step"] for r in rows if "train/loss" in r] == list(range(1, 121))
     assert json.loads((tmp_path / "config.json").read_text())["train"]["steps"] == 120
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
-    model = load_params(cfg, tmp_path)  # the checkpoint rebuilds a working model
+    model = load_run_model(cfg, tmp_path)  # the checkpoint rebuilds a working model
     assert model is not None
 
 
@@ -80,7 +81,7 @@ def test_non_finite_guard_keeps_last_good_checkpoint(tmp_path):
     ckpt = Checkpointer(tmp_path)
     assert ckpt.latest_step() == 5
     ckpt.close()
-    model = load_params(cfg, tmp_path)
+    model = load_run_model(cfg, tmp_path)
     import jax
     from flax import nnx
 
@@ -170,13 +171,13 @@ def test_unknown_optimizer_is_a_config_error(tmp_path):
 def test_init_from_exported_model_starts_from_its_weights(tmp_path):
     from flax import nnx
 
-    from genmol.train.export import export_model
+    from genmol.models.store import save_model
 
     cfg = _config("data.limit=24", "data.num_valid=8", "train.steps=30", "train.batch_size=8",
                   "optim.learning_rate=3e-3", "optim.schedule='constant'", "train.checkpoint_every=1000")
     first = train_and_evaluate(PropertyTask(cfg), cfg, tmp_path / "a", progress=False)
-    trained = load_params(cfg, tmp_path / "a", use_ema=False)
-    export_model(cfg, nnx.to_pure_dict(nnx.state(trained, nnx.Param)), tmp_path / "model")
+    trained = load_run_model(cfg, tmp_path / "a", use_ema=False)
+    save_model(cfg, nnx.to_pure_dict(nnx.state(trained, nnx.Param)), tmp_path / "model")
 
     warm = _config("data.limit=24", "data.num_valid=8", "train.steps=1", "train.batch_size=8",
                    "optim.learning_rate=0.0", "optim.schedule='constant'", "train.checkpoint_every=1000")
@@ -194,12 +195,12 @@ def test_init_from_exported_model_starts_from_its_weights(tmp_path):
 def test_init_from_a_different_architecture_is_a_clear_error(tmp_path):
     from flax import nnx
 
-    from genmol.train.export import export_model
+    from genmol.models.store import save_model
 
     cfg = _config("train.steps=2", "train.checkpoint_every=1000")
     train_and_evaluate(PropertyTask(cfg), cfg, tmp_path / "a", progress=False)
-    model = load_params(cfg, tmp_path / "a")
-    export_model(cfg, nnx.to_pure_dict(nnx.state(model, nnx.Param)), tmp_path / "model")
+    model = load_run_model(cfg, tmp_path / "a")
+    save_model(cfg, nnx.to_pure_dict(nnx.state(model, nnx.Param)), tmp_path / "model")
     other = _config("train.steps=2", f"model.encoder.channels={cfg.model.encoder.channels * 2}")
     other.train.init_from = str(tmp_path / "model")
     with pytest.raises(GenmolError, match="model.encoder.channels|encoder.channels"):

@@ -18,8 +18,8 @@ import numpy as np
 from flax import nnx
 
 from genmol.data.graph import Budget, Graph, GraphBatch, pad_graphs, to_dense
-from genmol.data.molecules import species_index
-from genmol.data.qm9 import load_qm9
+from genmol.data.molecules.species import species_index
+from genmol.data.molecules.qm9 import load_qm9
 from genmol.errors import ConfigError
 from genmol.geometry.rotations import haar_rotation_np
 from genmol.losses.alignment import denoising_target, masked_mse

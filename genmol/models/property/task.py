@@ -14,8 +14,8 @@ import numpy as np
 from flax import nnx
 
 from genmol.data.graph import Budget, GraphBatch, pad_graphs
-from genmol.data.molecules import molecule_to_graph
-from genmol.data.qm9 import load_qm9
+from genmol.data.molecules.species import molecule_to_graph
+from genmol.data.molecules.qm9 import load_qm9
 from genmol.errors import ConfigError
 from genmol.models.property.model import PropertyModel
 

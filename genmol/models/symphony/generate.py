@@ -8,10 +8,10 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from genmol.data.molecules import QM9_ELEMENTS, species_index
+from genmol.data.molecules.species import QM9_ELEMENTS, species_index
 from genmol.errors import GenmolError
-from genmol.io.elements import atomic_number
-from genmol.io.molecule import Molecule
+from genmol.data.elements import atomic_number
+from genmol.data.molecules.molecule import Molecule
 from genmol.models.symphony.model import SymphonyModel
 from genmol.models.symphony.sampler import SamplerConfig, make_sampler
 
@@ -76,7 +76,7 @@ def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: 
         except KeyError:
             raise GenmolError(f"--init {init!r} is not an element symbol") from None
         return np.zeros((1, 3)), species_index(np.array([z]), elements)
-    from genmol.io.molecule_files import read_molecules
+    from genmol.io.molecules import read_molecules
 
     ms, _ = read_molecules(fragment_path)
     if len(ms) == 0 or ms.num_atoms[0] == 0:

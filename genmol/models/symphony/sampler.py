@@ -16,7 +16,7 @@ With ``even_electrons=True``, STOP gets zero probability while the atoms' atomic
 odd number: a neutral molecule with an odd electron count is a radical, which no QM9 molecule is,
 and the model alone stops at such counts often (it has to count its hydrogens, a global property).
 With ``valence_guard=True``, atoms are bonded when closer than 1.3 x the sum of their covalent
-radii (RDKit's connectivity rule, :data:`genmol.io.elements.COVALENT_RADII`); an atom with as many
+radii (RDKit's connectivity rule, :data:`genmol.data.elements.COVALENT_RADII`); an atom with as many
 bonded neighbours as its neutral valence (H 1, C 4, N 3, O 2, F 1) can no longer be the focus;
 a new atom is placed within bonding distance of its focus, of no saturated atom, and of no more
 atoms than its own valence. This removes the five-coordinated carbons and the stray, unbonded
@@ -44,8 +44,8 @@ import numpy as np
 from flax import nnx
 
 from genmol.data.graph import GraphBatch
-from genmol.data.molecules import QM9_ELEMENTS
-from genmol.io.elements import NEUTRAL_VALENCE, covalent_radius
+from genmol.data.molecules.species import QM9_ELEMENTS
+from genmol.data.elements import NEUTRAL_VALENCE, covalent_radius
 from genmol.data.neighbors import radius_graph_padded
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
 

@@ -22,10 +22,10 @@ import numpy as np
 from flax import nnx
 
 from genmol.data.graph import Budget, Graph, GraphBatch, pad_graphs
-from genmol.data.molecule_set import MoleculeSet
-from genmol.data.molecules import species_index
+from genmol.data.molecules.molecule_set import MoleculeSet
+from genmol.data.molecules.species import species_index
 from genmol.data.neighbors import radius_graph
-from genmol.data.qm9 import edm_split, load_qm9
+from genmol.data.molecules.qm9 import edm_split, load_qm9
 from genmol.errors import ConfigError
 from genmol.models.symphony.fragments import FragmentError, Ordering, nearest_neighbour_ordering, spanning_radii
 from genmol.models.symphony.loss import focus_species_kl, position_kl

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genmol.io.molecule import Molecule
+from genmol.data.molecules.molecule import Molecule
 
 __all__ = ["MoleculeSet"]
 

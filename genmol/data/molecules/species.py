@@ -7,7 +7,7 @@ import numpy as np
 from genmol.data.graph import Graph
 from genmol.data.neighbors import radius_graph
 from genmol.errors import GenmolError
-from genmol.io.molecule import Molecule
+from genmol.data.molecules.molecule import Molecule
 
 __all__ = ["QM9_ELEMENTS", "species_index", "molecule_to_graph"]
 

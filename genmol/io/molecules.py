@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from genmol.data.molecule_set import MoleculeSet
+from genmol.data.molecules.molecule_set import MoleculeSet
 from genmol.errors import GenmolError
 from genmol.io.atomic import atomic_open
-from genmol.io.molecule import Molecule
+from genmol.data.molecules.molecule import Molecule
 from genmol.io.xyz import iter_xyz, write_xyz
 
 __all__ = ["read_molecules", "write_molecules", "molecule_format", "FORMATS"]
@@ -45,7 +45,7 @@ def molecule_format(path: str | os.PathLike) -> str:
 def _read_sdf(path: Path, lenient: bool) -> tuple[list[Molecule], list]:
     from rdkit import Chem
 
-    from genmol.eval.rdkit_mols import silence_rdkit
+    from genmol.data.molecules.rdkit import silence_rdkit
 
     silence_rdkit()
     if not path.read_text(errors="replace").strip():
@@ -111,7 +111,7 @@ def read_molecules(path: str | os.PathLike, *, lenient: bool = False) -> tuple[M
 def _sdf_mol(mol: Molecule):
     from rdkit import Chem
 
-    from genmol.eval.rdkit_mols import mol_from_orders, xyz2mol
+    from genmol.data.molecules.rdkit import mol_from_orders, xyz2mol
 
     rd, _ = xyz2mol(mol.atomic_numbers, mol.positions)
     flagged = rd is None
@@ -133,7 +133,7 @@ def write_molecules(path: str | os.PathLike, molecules, *, extended: bool = True
     if ext in (".xyz", ".extxyz"):
         write_xyz(path, mols, extended=extended or ext == ".extxyz")
     elif ext == ".sdf":
-        from genmol.eval.rdkit_mols import silence_rdkit
+        from genmol.data.molecules.rdkit import silence_rdkit
 
         silence_rdkit()
         from rdkit import Chem

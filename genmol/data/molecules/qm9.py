@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from genmol.data.molecule_set import MoleculeSet
+from genmol.data.molecules.molecule_set import MoleculeSet
 from genmol.data.paths import embedded_file
 from genmol.errors import GenmolError
-from genmol.io.elements import atomic_number
+from genmol.data.elements import atomic_number
 from genmol.io.qm9_formats import PROPERTY_NAMES, iter_figshare, iter_gdb9_sdf, iter_qm9pack_csv, read_uncharacterized
 from genmol.io.xyz import read_xyz
 
@@ -169,7 +169,7 @@ def edm_split(qm9_index: np.ndarray) -> dict[str, np.ndarray]:
 
 def describe(ms: MoleculeSet) -> dict:
     """Molecule and atom counts and the element histogram."""
-    from genmol.io.elements import symbol
+    from genmol.data.elements import symbol
 
     zs, counts = np.unique(ms.atomic_numbers, return_counts=True)
     n = ms.num_atoms
