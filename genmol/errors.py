@@ -29,6 +29,10 @@ class TrainingDiverged(GenmolError):
     """The loss became non-finite; the last good checkpoint is kept."""
 
 
+class Interrupted(GenmolError):
+    """The user stopped a long job (Ctrl-C); the sentence says what was kept. Exit status 130."""
+
+
 def run_script(main) -> None:
     """Runs a script's ``main()``; a :class:`GenmolError` prints ``error: <sentence>`` to stderr and
     exits with status 2 instead of a traceback (``GENMOL_DEBUG=1`` in the environment re-raises it)."""

@@ -17,7 +17,9 @@ def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.model_name = "symphony"
     c.seed = 0
-    c.data = ml_collections.ConfigDict(dict(source="embedded", split="all", orderings_per_molecule=8,
+    # elements: the atomic number of each species index (recorded in an exported model's metadata)
+    c.data = ml_collections.ConfigDict(dict(source="embedded", split="all", elements=(1, 6, 7, 8, 9),
+                                            orderings_per_molecule=8,
                                             nn_tolerance=0.125, position_noise=0.05,
                                             limit=ml_collections.FieldReference(None, field_type=int)))
     c.model = ml_collections.ConfigDict()

@@ -14,15 +14,15 @@ Messages flow ``senders -> receivers`` and are aggregated at the receivers.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Iterator, Mapping
+from typing import Mapping
 
 import jax
 import numpy as np
 
 from genmol.errors import BudgetError
 
-__all__ = ["Graph", "GraphBatch", "Budget", "pad_graphs", "stack_batches", "pack_graphs", "budget_for",
-           "node_slots", "to_dense", "from_dense"]
+__all__ = ["Graph", "GraphBatch", "Budget", "pad_graphs", "single_graph_batch", "stack_batches", "node_slots",
+           "to_dense"]
 
 
 @dataclasses.dataclass
@@ -85,6 +85,11 @@ class GraphBatch:
     def num_graphs(self) -> int:
         return int(self.graph_mask.shape[-1])
 
+    @property
+    def example_mask(self) -> jax.Array:
+        """``[G]``: one example per graph (:class:`genmol.train.task.Batch`)."""
+        return self.graph_mask
+
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
@@ -98,20 +103,11 @@ class Budget:
         return nodes <= self.max_nodes - 1 and edges <= self.max_edges and graphs <= self.max_graphs - 1
 
 
-def budget_for(graphs: Iterable[Graph], graphs_per_batch: int, slack: float = 1.0) -> Budget:
-    """A budget that fits ``graphs_per_batch`` of the largest graphs in ``graphs`` (times ``slack``)."""
-    graphs = list(graphs)
-    n = max(g.num_nodes for g in graphs)
-    e = max(g.num_edges for g in graphs)
-    return Budget(
-        max_nodes=int(np.ceil(n * graphs_per_batch * slack)) + 1,
-        max_edges=max(int(np.ceil(e * graphs_per_batch * slack)), 1),
-        max_graphs=graphs_per_batch + 1,
-    )
-
-
-def pad_graphs(graphs: list[Graph], budget: Budget) -> GraphBatch:
+def pad_graphs(graphs: list[Graph], budget: Budget, like: Graph | None = None) -> GraphBatch:
     """Concatenates ``graphs`` and pads them to ``budget``.
+
+    ``like`` gives the feature names, shapes and dtypes when ``graphs`` is empty (an all-padding
+    batch with the same structure as a full one).
 
     Raises:
         BudgetError: if the graphs need more nodes, edges or graph slots than the budget has.
@@ -132,12 +128,13 @@ def pad_graphs(graphs: list[Graph], budget: Budget) -> GraphBatch:
     node_graph = np.full((N,), G - 1, np.int32)
     n_node = np.zeros((G,), np.int32)
     n_node[G - 1] = N - n_nodes
+    template = graphs[0] if graphs else like
     node_features = {
-        k: np.zeros((N,) + np.shape(v)[1:], np.asarray(v).dtype) for k, v in graphs[0].node_features.items()
-    } if graphs else {}
+        k: np.zeros((N,) + np.shape(v)[1:], np.asarray(v).dtype) for k, v in template.node_features.items()
+    } if template is not None else {}
     graph_features = {
-        k: np.zeros((G,) + np.shape(v), np.asarray(v).dtype) for k, v in graphs[0].graph_features.items()
-    } if graphs else {}
+        k: np.zeros((G,) + np.shape(v), np.asarray(v).dtype) for k, v in template.graph_features.items()
+    } if template is not None else {}
     node_off = edge_off = 0
     for i, g in enumerate(graphs):
         n, e = g.num_nodes, g.num_edges
@@ -160,33 +157,23 @@ def pad_graphs(graphs: list[Graph], budget: Budget) -> GraphBatch:
                       graph_mask, n_node, node_features, graph_features)
 
 
+def single_graph_batch(positions: jax.Array, species: jax.Array, node_mask: jax.Array, senders: jax.Array,
+                       receivers: jax.Array, edge_mask: jax.Array) -> GraphBatch:
+    """One graph padded in place (traceable): ``positions [N, 3]`` Å, ``species [N]``, real nodes
+    ``node_mask [N]`` (a prefix; the last slot is padding), edges ``[E]`` with ``edge_mask``.
+    Padding edges are redirected to the last (padding) node, as :func:`pad_graphs` does."""
+    import jax.numpy as jnp
+
+    last = positions.shape[0] - 1
+    n = jnp.sum(node_mask).astype(jnp.int32)
+    return GraphBatch(positions, species, jnp.where(edge_mask, senders, last), jnp.where(edge_mask, receivers, last),
+                      jnp.where(node_mask, 0, 1).astype(jnp.int32), node_mask, edge_mask, jnp.array([True, False]),
+                      jnp.stack([n, positions.shape[0] - n]).astype(jnp.int32), {}, {})
+
+
 def stack_batches(batches: list[GraphBatch]) -> GraphBatch:
     """Stacks equal-budget batches on a new leading shard axis ``[S, ...]``."""
     return jax.tree.map(lambda *xs: np.stack(xs), *batches)
-
-
-def pack_graphs(graphs: Iterable[Graph], budget: Budget) -> Iterator[list[Graph]]:
-    """Greedily groups consecutive graphs into lists that fit ``budget`` (jraph's dynamic batching).
-
-    Raises:
-        BudgetError: if a single graph is larger than the budget.
-    """
-    group: list[Graph] = []
-    nodes = edges = 0
-    for g in graphs:
-        if not budget.fits(g.num_nodes, g.num_edges, 1):
-            raise BudgetError(
-                f"a graph with {g.num_nodes} nodes and {g.num_edges} edges exceeds the padding budget "
-                f"({budget.max_nodes - 1} nodes, {budget.max_edges} edges); raise the budget in the config"
-            )
-        if not budget.fits(nodes + g.num_nodes, edges + g.num_edges, len(group) + 1):
-            yield group
-            group, nodes, edges = [], 0, 0
-        group.append(g)
-        nodes += g.num_nodes
-        edges += g.num_edges
-    if group:
-        yield group
 
 
 def node_slots(node_graph: jax.Array, n_node: jax.Array) -> jax.Array:
@@ -211,14 +198,3 @@ def to_dense(x: jax.Array, batch: "GraphBatch", n_max: int) -> tuple[jax.Array, 
     dense = jnp.zeros((g, n_max) + x.shape[1:], x.dtype).at[idx_g, slot].set(x, mode="drop")
     mask = jnp.zeros((g, n_max), bool).at[idx_g, slot].set(True, mode="drop")
     return dense, mask
-
-
-def from_dense(dense: jax.Array, batch: "GraphBatch") -> jax.Array:
-    """Inverse of :func:`to_dense`: ``[G, n_max, ...] -> [N, ...]`` (padding nodes get zeros)."""
-    import jax.numpy as jnp
-
-    slot = node_slots(batch.node_graph, batch.n_node)
-    n_max = dense.shape[1]
-    ok = batch.node_mask & (slot < n_max)
-    out = dense[batch.node_graph.clip(0, dense.shape[0] - 1), slot.clip(0, n_max - 1)]
-    return jnp.where(ok.reshape(ok.shape + (1,) * (out.ndim - 1)), out, 0.0)

@@ -127,7 +127,8 @@ def check_model_dir(path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     if not path.is_dir():
-        raise GenmolError(f"{path} is not a directory (a model directory written by 'genmol export')")
+        what = "it is a file" if path.exists() else "it does not exist"
+        raise GenmolError(f"{path} is not a genmol model directory ({what}; 'genmol export' writes one)")
     for name in ("config.json", "params.npz"):
         if not (path / name).is_file():
             raise GenmolError(f"{path} is not a genmol model directory (missing {name})")

@@ -9,6 +9,7 @@ checkpoints; the manager keeps the last ``keep`` of them.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import jax
@@ -23,8 +24,23 @@ class Checkpointer:
     def __init__(self, workdir: str | os.PathLike, keep: int = 3, create: bool = True):
         """``create=False`` reads an existing run only: no ``checkpoints/`` folder is made."""
         self.directory = Path(workdir).absolute() / "checkpoints"
+        if self.directory.is_dir():
+            self.discard_partial()  # left by a run killed while writing
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create, enable_async_checkpointing=False)
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    @staticmethod
+    def latest_in(workdir: str | os.PathLike) -> int | None:
+        """The latest complete checkpoint step in ``workdir`` (``None`` if none), creating nothing."""
+        directory = Path(workdir) / "checkpoints"
+        steps = [int(p.name) for p in directory.iterdir() if p.is_dir() and p.name.isdigit()] \
+            if directory.is_dir() else []
+        return max(steps, default=None)
+
+    def discard_partial(self) -> None:
+        """Removes checkpoints that were being written when the run stopped (orbax's temporary folders)."""
+        for tmp in self.directory.glob("*.orbax-checkpoint-tmp*"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()

@@ -17,7 +17,9 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-__all__ = ["maybe_initialize_distributed", "create_mesh", "shard_batch", "replicate", "num_local_shards"]
+from genmol.errors import GenmolError
+
+__all__ = ["maybe_initialize_distributed", "create_mesh", "shard_batch", "num_local_shards"]
 
 _DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS")
 
@@ -36,8 +38,8 @@ def create_mesh(num_devices: int | None = None) -> Mesh:
     """A 1-D mesh with axis ``data`` over the first ``num_devices`` devices (default all)."""
     devices = jax.devices()
     n = len(devices) if num_devices is None else num_devices
-    if n > len(devices):
-        raise ValueError(f"asked for {n} devices but only {len(devices)} are available")
+    if not 1 <= n <= len(devices):
+        raise GenmolError(f"--devices {n}: choose 1 … {len(devices)} (the devices JAX sees here)")
     return Mesh(np.asarray(devices[:n]), ("data",))
 
 
@@ -52,8 +54,3 @@ def shard_batch(batch, mesh: Mesh):
     if jax.process_count() == 1:
         return jax.device_put(batch, sharding)
     return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
-
-
-def replicate(tree, mesh: Mesh):
-    """Replicates a pytree on every device of the mesh."""
-    return jax.device_put(tree, NamedSharding(mesh, P()))

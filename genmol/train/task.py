@@ -1,21 +1,34 @@
-"""What a model family gives the generic trainer.
+"""What a model family gives the generic trainer: examples, a model and a loss.
 
-A task owns its model, data and loss; the trainer (:mod:`genmol.train.trainer`) owns
-optimisation, sharding, checkpoints, logging and resumption. Batches are a pure function
-of the step, so a resumed run sees exactly the data the killed run would have seen.
+The trainer (:mod:`genmol.train.trainer`) owns everything else: the global batch size
+(``train.batch_size``) and how it is split over devices, optimisation, checkpoints, logging and
+the exact resume position. A task only answers "which examples make up slots ``a … b`` of step
+``t``'s global batch", padded to a static budget, so batches are a pure function of the step:
+a resumed run sees exactly the data the killed run would have seen, and the union of the shards
+does not depend on the number of devices.
+
+A batch is any pytree of arrays with an ``example_mask [B]`` (True for real examples, False for
+padding); :class:`genmol.data.graph.GraphBatch` is one (one graph per example), and a
+residue-level protein batch can be another.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import jax
 import ml_collections
 from flax import nnx
 
-from genmol.data.graph import GraphBatch
+__all__ = ["Batch", "Task"]
 
-__all__ = ["Task"]
+
+class Batch(Protocol):
+    """A padded batch of examples (a pytree of arrays)."""
+
+    @property
+    def example_mask(self) -> jax.Array:
+        """``[B]`` bool: True for real examples."""
 
 
 class Task(Protocol):
@@ -26,17 +39,18 @@ class Task(Protocol):
     def create_model(self, rngs: nnx.Rngs) -> nnx.Module:
         """Builds the model (parameters do not depend on the data size)."""
 
-    def train_batch(self, step: int, shard: int, num_shards: int) -> GraphBatch:
-        """Shard ``shard`` of the global batch for ``step`` (numpy, padded to a static budget).
+    def train_batch(self, step: int, slots: range) -> Batch:
+        """Slots ``slots`` (a contiguous part of ``range(train.batch_size)``) of the global batch of
+        ``step`` as numpy arrays, padded to a static budget for ``len(slots)`` examples. Must depend
+        only on ``(step, slot)`` for every slot."""
 
-        The union over shards must not depend on ``num_shards`` so that losses are the
-        same on 1 and on many devices.
-        """
+    def eval_size(self) -> int:
+        """Number of evaluation examples (0: the task has no evaluation set)."""
 
-    def loss(self, model: nnx.Module, batch: GraphBatch, rng: jax.Array) -> dict[str, jax.Array]:
-        """Per-graph values ``[G]`` for one shard; key ``"loss"`` is minimised, the rest are
-        logged. Padding graphs are masked by the trainer. Randomness that should not depend
-        on sharding must be derived per graph (e.g. ``fold_in(rng, graph id)``)."""
+    def eval_batch(self, examples: range, size: int) -> Batch:
+        """Evaluation examples ``examples`` (may be empty) padded to the budget of ``size`` examples."""
 
-    def eval_batches(self, num_shards: int) -> Iterator[list[GraphBatch]]:
-        """Evaluation data as lists of ``num_shards`` shards (may be empty)."""
+    def loss(self, model: nnx.Module, batch: Batch, rng: jax.Array) -> dict[str, jax.Array]:
+        """Per-example values ``[B]`` for one shard; key ``"loss"`` is minimised, the rest are logged.
+        Padding examples are masked by the trainer. Randomness that should not depend on sharding
+        must be derived per example."""

@@ -4,11 +4,15 @@
 with an optax optimizer, gradient clipping, parameter EMA, orbax checkpoints (every
 ``train.checkpoint_every`` steps, last ``train.keep_checkpoints`` kept, exact resume),
 optional warm start from an exported model (``train.init_from``: parameters and EMA start
-from its weights; optimizer state and step start fresh), metrics (training metrics averaged over each ``train.log_every`` window) to JSONL and
-TensorBoard, a tqdm progress bar with loss and steps/s, and a guard
-that stops on a non-finite loss while keeping the last good checkpoint.
+from its weights; optimizer state and step start fresh), metrics (training metrics averaged
+over each ``train.log_every`` window) to JSONL and TensorBoard, a tqdm progress bar with the
+loss and steps/s, and a guard that stops on a non-finite loss while keeping the last good
+checkpoint. The global batch of ``train.batch_size`` examples is split into one contiguous
+range of slots per device (:func:`shard_slots`); the task builds each shard's padded batch.
+Nothing is written to the run directory before the model, optimizer and warm start are set up,
+so a wrong config leaves no empty folder behind.
 
-Config fields used: ``seed``; ``train.{steps, log_every, checkpoint_every,
+Config fields used: ``seed``; ``train.{steps, batch_size, log_every, checkpoint_every,
 keep_checkpoints, eval_every, ema_decay, init_from}``; ``optim.*`` (:mod:`genmol.train.optim`).
 """
 
@@ -34,7 +38,7 @@ from tqdm.auto import tqdm
 from genmol.config import save_config
 from genmol.io.atomic import atomic_write_text
 from genmol.data.graph import stack_batches
-from genmol.errors import GenmolError, TrainingDiverged
+from genmol.errors import ConfigError, GenmolError, Interrupted, TrainingDiverged
 from genmol.train.checkpoint import Checkpointer
 from genmol.train.metrics_writer import MetricWriter
 from genmol.train.optim import create_optimizer
@@ -42,7 +46,7 @@ from genmol.train.sharding import create_mesh, num_local_shards, shard_batch
 from genmol.train.task import Task
 from genmol.train.warm_start import INIT_FROM_FILE, initial_params
 
-__all__ = ["train_and_evaluate", "TrainResult", "make_steps", "merge_params"]
+__all__ = ["train_and_evaluate", "TrainResult", "make_steps", "merge_params", "shard_slots"]
 
 
 @dataclasses.dataclass
@@ -103,16 +107,16 @@ class _Prefetcher:
 def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float):
     """``(train_step(state, batch, rng) -> (state, metrics), eval_step(params, batch, rng) -> (sums, count))``,
     unjitted; ``batch`` is stacked over local shards (leading axis)."""
-    def per_graph_means(params, batch, rng):
+    def per_example_means(params, batch, rng):
         model = merge_params(graphdef, template, rest, params)
-        keys = jax.random.split(rng, batch.graph_mask.shape[0])
+        keys = jax.random.split(rng, batch.example_mask.shape[0])
         out = jax.vmap(lambda b, k: task.loss(model, b, k))(batch, keys)
-        mask = batch.graph_mask.astype(jnp.float32)
-        count = jnp.maximum(mask.sum(), 1.0)
-        return {k: jnp.sum(jnp.where(batch.graph_mask, v, 0.0)) / count for k, v in out.items()}, count
+        mask = batch.example_mask
+        count = jnp.maximum(mask.astype(jnp.float32).sum(), 1.0)
+        return {k: jnp.sum(jnp.where(mask, v, 0.0)) / count for k, v in out.items()}, count
 
     def loss_fn(params, batch, rng):
-        means, _ = per_graph_means(params, batch, rng)
+        means, _ = per_example_means(params, batch, rng)
         return means["loss"], means
 
     def train_step(state, batch, rng):
@@ -126,10 +130,31 @@ def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float):
         return new, metrics
 
     def eval_step(params, batch, rng):
-        means, count = per_graph_means(params, batch, rng)
+        means, count = per_example_means(params, batch, rng)
         return {k: v * count for k, v in means.items()}, count
 
     return train_step, eval_step
+
+
+def shard_slots(batch_size: int, num_shards: int) -> list[range]:
+    """The slots of the global batch each shard holds: ``num_shards`` equal contiguous ranges.
+
+    Raises:
+        ConfigError: ``batch_size`` is not a positive multiple of ``num_shards``.
+    """
+    if batch_size < 1 or batch_size % num_shards:
+        raise ConfigError(f"train.batch_size={batch_size} must be a positive multiple of the {num_shards} "
+                          "device(s) of the data mesh")
+    per = batch_size // num_shards
+    return [range(i * per, (i + 1) * per) for i in range(num_shards)]
+
+
+def _remove_if_empty(*dirs: Path) -> None:
+    for d in dirs:
+        try:
+            d.rmdir()  # only empty directories
+        except OSError:
+            pass
 
 
 def train_and_evaluate(
@@ -140,49 +165,56 @@ def train_and_evaluate(
     resume: bool = False,
     num_devices: int | None = None,
     progress: bool = True,
+    log=None,
 ) -> TrainResult:
-    """Trains ``task`` for ``config.train.steps`` steps in ``workdir``.
+    """Trains ``task`` for ``config.train.steps`` steps of ``config.train.batch_size`` examples in ``workdir``.
 
     Args:
         task: the model family (see :class:`genmol.train.task.Task`).
         config: resolved config; saved to ``workdir/config.json``.
         workdir: run directory (checkpoints, metrics, TensorBoard events).
-        resume: continue from the latest checkpoint in ``workdir``.
+        resume: continue from the latest checkpoint in ``workdir`` (a workdir without one starts at
+            step 0, and ``log`` says so).
         num_devices: devices in the data mesh (default: all).
         progress: show a progress bar.
+        log: ``log(text)`` for notes to the user (default: print).
 
     Raises:
-        GenmolError: ``workdir`` already has checkpoints and ``resume`` is False.
+        GenmolError: ``workdir`` already has checkpoints and ``resume`` is False, or the config is wrong.
         TrainingDiverged: the loss became non-finite (the last good checkpoint is kept).
+        Interrupted: Ctrl-C (the last complete checkpoint is kept).
     """
+    log = log or print
     workdir = Path(workdir)
     tc = config.train
     total = int(tc.steps)
+    if total < 1:
+        raise ConfigError(f"train.steps={total}: train at least one step")
     mesh = create_mesh(num_devices)
     num_shards = mesh.size
+    slots = shard_slots(int(tc.batch_size), num_shards)
     local = [i for i, d in enumerate(mesh.devices.flat) if d.process_index == jax.process_index()]
-    assert len(local) == num_local_shards(mesh)
+    if len(local) != num_local_shards(mesh):
+        raise GenmolError("this process's devices do not match the mesh (multi-host setup)")
 
-    ckpt = Checkpointer(workdir, keep=int(tc.keep_checkpoints))
-    latest = ckpt.latest_step()
+    existed = workdir.exists()
+    latest = Checkpointer.latest_in(workdir)
     if latest is not None and not resume:
-        ckpt.close()
         raise GenmolError(f"{workdir} already holds checkpoints (latest step {latest}); "
                           "pass --resume to continue it or choose a new --workdir")
+    if resume and latest is None:
+        log(f"{workdir} holds no checkpoint: starting at step 0")
     restoring = resume and latest is not None
 
+    # everything that can fail on a user's config runs before the run directory is touched
     model = task.create_model(nnx.Rngs(int(config.seed)))
     graphdef, template, rest = nnx.split(model, nnx.Param, ...)
     params = nnx.to_pure_dict(template)
     init_from = tc.get("init_from") if not restoring else None  # a resume restores its own weights
     if init_from:  # warm start (fine-tuning, or continuing an exported model)
-        try:
-            params, metadata = initial_params(init_from, config, params)
-            params = jax.tree.map(jnp.asarray, params)
-            init_record = {"path": str(init_from), "metadata": metadata}
-        except GenmolError:
-            ckpt.close()
-            raise
+        params, metadata = initial_params(init_from, config, params)
+        params = jax.tree.map(jnp.asarray, params)
+        init_record = {"path": str(init_from), "metadata": metadata}
     tx = create_optimizer(config.optim, total)
     ema_decay = float(tc.get("ema_decay", 0.0))
     state = dict(params=params, opt_state=tx.init(params), step=jnp.asarray(0, jnp.int32))
@@ -191,11 +223,11 @@ def train_and_evaluate(
     replicated = NamedSharding(mesh, P())
     state = jax.device_put(state, replicated)
 
+    ckpt = Checkpointer(workdir, keep=int(tc.keep_checkpoints))
     start = 0
     if restoring:
         state = ckpt.restore(state)
         start = int(state["step"])
-    workdir.mkdir(parents=True, exist_ok=True)
     save_config(config, workdir / "config.json")
     if init_from:  # what this run started from, kept even if that directory is re-exported later
         atomic_write_text(workdir / INIT_FROM_FILE, json.dumps(init_record, indent=2) + "\n")
@@ -207,15 +239,17 @@ def train_and_evaluate(
     base_key = jax.random.key(int(config.seed))
 
     def host_batch(step):
-        return stack_batches([task.train_batch(step, i, num_shards) for i in local])
+        return stack_batches([task.train_batch(step, slots[i]) for i in local])
 
     def evaluate(state) -> dict[str, float]:
         params = state["ema"] if ema_decay > 0 else state["params"]
         sums: dict[str, float] = {}
         count = 0.0
-        for shards in task.eval_batches(num_shards):
-            batch = shard_batch(stack_batches([shards[i] for i in local]), mesh)
-            s, c = eval_step(params, batch, jax.random.key(0))
+        n, size, per = task.eval_size(), int(tc.batch_size), len(slots[0])
+        for first in range(0, n, size):
+            shards = [task.eval_batch(range(min(first + s.start, n), min(first + s.stop, n)), per)
+                      for s in (slots[i] for i in local)]
+            s, c = eval_step(params, shard_batch(stack_batches(shards), mesh), jax.random.key(0))
             for k, v in s.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             count += float(c)
@@ -223,9 +257,9 @@ def train_and_evaluate(
 
     losses: dict[int, float] = {}
     eval_metrics: dict[str, float] = {}
-    last_saved = start
+    last_saved = start if restoring else None
     prefetch = _Prefetcher(host_batch, start, total)
-    bar = tqdm(total=total, initial=start, disable=not progress, desc="train", dynamic_ncols=True)
+    bar = tqdm(total=total, initial=start, disable=not progress, desc="train", unit="step", dynamic_ncols=True)
     t0, n0 = time.perf_counter(), start
     window: dict[str, float] = {}  # metric sums since the last log line
     try:
@@ -236,7 +270,7 @@ def train_and_evaluate(
             loss = float(metrics["loss"])
             if not math.isfinite(loss):
                 kept = (f"The last good checkpoint (step {last_saved}) is kept in {ckpt.directory}"
-                        if ckpt.latest_step() is not None else "No checkpoint had been saved yet")
+                        if last_saved is not None else "No checkpoint had been saved yet")
                 raise TrainingDiverged(
                     f"loss became {loss} at step {step + 1}; stopped without saving it. {kept}; lower "
                     "optim.learning_rate or set optim.grad_clip, then resume with --resume or start again"
@@ -252,7 +286,7 @@ def train_and_evaluate(
                 means = {f"train/{k}": v / (done - n0) for k, v in window.items()}
                 writer.write(done, {**means, "steps_per_s": rate})
                 window = {}
-                bar.set_postfix(loss=f"{loss:.4g}", steps_s=f"{rate:.2f}")
+                bar.set_postfix(loss=f"{loss:.4g}")
                 t0, n0 = time.perf_counter(), done
             if int(tc.get("eval_every", 0)) and (done % int(tc.eval_every) == 0 or done == total):
                 eval_metrics = evaluate(state)
@@ -262,11 +296,18 @@ def train_and_evaluate(
                 ckpt.save(done, state)
                 last_saved = done
             bar.update(1)
+    except KeyboardInterrupt:
+        ckpt.discard_partial()
+        kept = (f"the last complete checkpoint (step {last_saved}) is in {ckpt.directory}; continue with --resume"
+                if last_saved is not None else "no checkpoint had been saved yet")
+        raise Interrupted(f"training interrupted; {kept}") from None
     finally:
         prefetch.close()
         bar.close()
         writer.close()
         ckpt.close()
+        if last_saved is None:  # nothing saved: leave no empty folders behind
+            _remove_if_empty(ckpt.directory, *(() if existed else (workdir,)))
     params = jax.device_get(state["params"])
     ema = jax.device_get(state["ema"]) if ema_decay > 0 else None
     return TrainResult(step=int(state["step"]), losses=losses, eval_metrics=eval_metrics, params=params,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from genmol.data.graph import Budget, Graph, budget_for, pack_graphs, pad_graphs, stack_batches
+from genmol.data.graph import Budget, Graph, pad_graphs, stack_batches
 from genmol.data.neighbors import knn_graph, knn_graph_padded, radius_graph, radius_graph_padded
 from genmol.errors import BudgetError
 from tests.helpers import random_molecule_graph
@@ -61,18 +61,6 @@ def test_budget_errors_name_the_problem():
         pad_graphs([g], Budget(10, 1000, 2))  # needs a padding node
     with pytest.raises(BudgetError, match="edges"):
         pad_graphs([g], Budget(20, 5, 2))
-    with pytest.raises(BudgetError, match="exceeds the padding budget"):
-        list(pack_graphs([g], Budget(5, 1000, 2)))
-
-
-def test_pack_graphs_keeps_every_graph_in_order():
-    gs = [random_molecule_graph(i, n=3 + i % 7) for i in range(40)]
-    budget = budget_for(gs, 4)
-    groups = list(pack_graphs(gs, budget))
-    flat = [g for grp in groups for g in grp]
-    assert len(flat) == 40 and all(a is b for a, b in zip(flat, gs))
-    for grp in groups:
-        pad_graphs(grp, budget)  # every group fits
 
 
 def test_graph_features_are_stacked():

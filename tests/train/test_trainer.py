@@ -67,8 +67,8 @@ def test_existing_workdir_needs_resume(tmp_path):
 class _PoisonedTask(PropertyTask):
     """Targets become NaN from step 7 on: the loss turns non-finite there."""
 
-    def train_batch(self, step, shard, num_shards):
-        b = super().train_batch(step, shard, num_shards)
+    def train_batch(self, step, slots):
+        b = super().train_batch(step, slots)
         if step >= 7:
             b.graph_features["y"] = np.full_like(b.graph_features["y"], np.nan)
         return b

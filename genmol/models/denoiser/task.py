@@ -49,7 +49,6 @@ class DenoiserTask:
         dc = config.data
         self.data, self.species = toy_molecules(int(dc.num_atoms), int(dc.num_molecules), dc.source)
         self.n = int(dc.num_atoms)
-        self.batch_size = int(config.train.batch_size)
         self.method = str(config.model.target_alignment)
         ii, jj = np.nonzero(~np.eye(self.n, dtype=bool))
         self._senders, self._receivers = jj.astype(np.int32), ii.astype(np.int32)
@@ -66,30 +65,29 @@ class DenoiserTask:
         y = x0 + sigma * (eps - eps.mean(0))
         return m, r, sigma, x0, y
 
-    def graph(self, m: int, sigma: float, x0: np.ndarray, y: np.ndarray, gid: int) -> Graph:
+    def graph(self, m: int, sigma: float, x0: np.ndarray, y: np.ndarray) -> Graph:
         return Graph(y.astype(np.float32), self.species[m].astype(np.int32), self._senders, self._receivers,
-                     node_features={"x0": x0.astype(np.float32)},
-                     graph_features={"sigma": np.float32(sigma), "id": np.int32(gid)})
+                     node_features={"x0": x0.astype(np.float32)}, graph_features={"sigma": np.float32(sigma)})
 
-    def budget(self, num_shards: int) -> Budget:
-        if self.batch_size % num_shards:
-            raise ConfigError(f"train.batch_size={self.batch_size} is not divisible by {num_shards} devices")
-        per = self.batch_size // num_shards
-        return Budget(self.n * per + 1, self.n * (self.n - 1) * per, per + 1)
+    def budget(self, size: int) -> Budget:
+        """Padding budget for ``size`` complete graphs of ``data.num_atoms`` atoms."""
+        return Budget(self.n * size + 1, self.n * (self.n - 1) * size, size + 1)
 
     def create_model(self, rngs: nnx.Rngs) -> PointCloudDenoiser:
         return PointCloudDenoiser(self.config.model, rngs=rngs)
 
-    def train_batch(self, step: int, shard: int, num_shards: int) -> GraphBatch:
-        per = self.batch_size // num_shards
+    def train_batch(self, step: int, slots: range) -> GraphBatch:
         graphs = []
-        for j in range(shard * per, (shard + 1) * per):
+        for j in slots:
             m, _, sigma, x0, y = self.sample(step, j)
-            graphs.append(self.graph(m, sigma, x0, y, step * self.batch_size + j))
-        return pad_graphs(graphs, self.budget(num_shards))
+            graphs.append(self.graph(m, sigma, x0, y))
+        return pad_graphs(graphs, self.budget(len(slots)))
 
-    def eval_batches(self, num_shards: int):
-        return iter(())
+    def eval_size(self) -> int:
+        return 0
+
+    def eval_batch(self, examples: range, size: int) -> GraphBatch:
+        raise NotImplementedError("the denoiser task has no evaluation set")
 
     def loss(self, model: PointCloudDenoiser, batch: GraphBatch, rng: jax.Array) -> dict[str, jax.Array]:
         sigma = batch.graph_features["sigma"]

@@ -46,40 +46,34 @@ class PropertyTask:
         self.mean = float(y[self.train_idx].mean())
         self.std = float(y[self.train_idx].std() + 1e-8)
         self.graphs = [molecule_to_graph(m, float(config.model.encoder.cutoff),
-                                         graph_features={"y": np.float32((t - self.mean) / self.std),
-                                                         "id": np.int32(i)})
-                       for i, (m, t) in enumerate(zip(mols, y))]
+                                         graph_features={"y": np.float32((t - self.mean) / self.std)})
+                       for m, t in zip(mols, y)]
         self.batch_size = int(config.train.batch_size)
         max_n = max(g.num_nodes for g in self.graphs)
         max_e = max(g.num_edges for g in self.graphs)
         self._max = (max_n, max_e)
 
-    def budget(self, num_shards: int) -> Budget:
-        if self.batch_size % num_shards:
-            raise ConfigError(f"train.batch_size={self.batch_size} is not divisible by {num_shards} devices")
-        per = self.batch_size // num_shards
-        return Budget(self._max[0] * per + 1, self._max[1] * per, per + 1)
+    def budget(self, size: int) -> Budget:
+        """Padding budget for ``size`` molecules (each as large as the largest one)."""
+        return Budget(self._max[0] * size + 1, self._max[1] * size, size + 1)
 
     def create_model(self, rngs: nnx.Rngs) -> PropertyModel:
         return PropertyModel(self.config.model, rngs=rngs)
 
-    def train_batch(self, step: int, shard: int, num_shards: int) -> GraphBatch:
+    def train_batch(self, step: int, slots: range) -> GraphBatch:
+        """Epochs of seeded permutations of the training molecules, read ``train.batch_size`` at a time."""
         n = len(self.train_idx)
-        start = step * self.batch_size
-        epoch, offset = divmod(start, n)
+        epoch, offset = divmod(step * self.batch_size, n)
         order = np.concatenate([np.random.default_rng([int(self.config.seed), e]).permutation(self.train_idx)
-                                for e in (epoch, epoch + 1)])
-        chosen = order[offset:offset + self.batch_size]
-        per = self.batch_size // num_shards
-        return pad_graphs([self.graphs[i] for i in chosen[shard * per:(shard + 1) * per]], self.budget(num_shards))
+                                for e in range(epoch, epoch + 2 + self.batch_size // n)])
+        chosen = order[offset + slots.start:offset + slots.stop]
+        return pad_graphs([self.graphs[i] for i in chosen], self.budget(len(slots)))
 
-    def eval_batches(self, num_shards: int):
-        per = self.batch_size // num_shards
-        idx = self.valid_idx
-        for s in range(0, len(idx), self.batch_size):
-            chunk = idx[s:s + self.batch_size]
-            yield [pad_graphs([self.graphs[i] for i in chunk[k * per:(k + 1) * per]], self.budget(num_shards))
-                   for k in range(num_shards)]
+    def eval_size(self) -> int:
+        return len(self.valid_idx)
+
+    def eval_batch(self, examples: range, size: int) -> GraphBatch:
+        return pad_graphs([self.graphs[self.valid_idx[i]] for i in examples], self.budget(size), like=self.graphs[0])
 
     def loss(self, model: PropertyModel, batch: GraphBatch, rng: jax.Array) -> dict[str, jax.Array]:
         pred = model(batch)

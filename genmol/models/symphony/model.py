@@ -40,6 +40,8 @@ class SymphonyModel(nnx.Module):
 
     def __init__(self, config: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
         self.num_species = int(config.num_species)
+        #: radius (Å) of the graph both encoders read (the focus encoder's cutoff)
+        self.cutoff = float(config.focus_encoder.cutoff)
         fc = ml_collections.ConfigDict(config.focus_encoder.to_dict())
         pc = ml_collections.ConfigDict(config.position_encoder.to_dict())
         fc.num_species = pc.num_species = self.num_species

@@ -23,7 +23,7 @@ from flax import nnx
 
 from genmol.data.graph import Budget, Graph, GraphBatch, pad_graphs
 from genmol.data.molecules.molecule_set import MoleculeSet
-from genmol.data.molecules.species import species_index
+from genmol.data.molecules.species import QM9_ELEMENTS, species_index
 from genmol.data.neighbors import radius_graph
 from genmol.data.molecules.qm9 import edm_split, load_qm9
 from genmol.errors import ConfigError
@@ -53,10 +53,14 @@ class SymphonyTask:
         #: molecules that cannot be grown within ``model.radius_max`` (indices into ``molecules``), never drawn
         self.dropped = np.flatnonzero(span > radius)
         self.molecules = ms
-        self.species = [species_index(ms.atomic_numbers[ms.offsets[i]:ms.offsets[i + 1]]) for i in range(len(ms))]
         self.num_species = int(config.model.num_species)
+        self.elements = tuple(int(z) for z in dc.get("elements", QM9_ELEMENTS))
+        if len(self.elements) != self.num_species:
+            raise ConfigError(f"data.elements={list(self.elements)} has {len(self.elements)} elements but "
+                              f"model.num_species={self.num_species}")
+        self.species = [species_index(ms.atomic_numbers[ms.offsets[i]:ms.offsets[i + 1]], self.elements)
+                        for i in range(len(ms))]
         self.cutoff = float(config.model.focus_encoder.cutoff)
-        self.batch_size = int(config.train.batch_size)
         self._cache: dict[tuple[int, int], Ordering | None] = {}  # compact: ~1.5 KB per QM9 ordering
         self.resampled = 0
         probe = [self._graph(-1, j) for j in range(512)]
@@ -100,10 +104,8 @@ class SymphonyTask:
         return (f"{len(self.usable):,} training molecules; {len(self.dropped):,} dropped because growing them needs a "
                 f"step longer than model.radius_max = {float(self.config.model.radius_max)} Å")
 
-    def budget(self, num_shards: int) -> Budget:
-        if self.batch_size % num_shards:
-            raise ConfigError(f"train.batch_size={self.batch_size} is not divisible by {num_shards} devices")
-        per = self.batch_size // num_shards
+    def budget(self, per: int) -> Budget:
+        """Padding budget for ``per`` fragments (expected size + 4 standard deviations, see module docstring)."""
         n, e = self._sizes
 
         def cap(x):
@@ -127,13 +129,11 @@ class SymphonyTask:
         return Graph(pos.astype(np.float32), f.species.astype(np.int32), s, r,
                      node_features={"target_probs": f.target_probs.astype(np.float32)},
                      graph_features={"stop": np.bool_(f.stop), "target_species": np.int32(f.target_species),
-                                     "target_position": f.target_position.astype(np.float32),
-                                     "id": np.int32(step * self.batch_size + j)})
+                                     "target_position": f.target_position.astype(np.float32)})
 
-    def train_batch(self, step: int, shard: int, num_shards: int) -> GraphBatch:
-        per = self.batch_size // num_shards
-        budget = self.budget(num_shards)
-        slots = list(range(shard * per, (shard + 1) * per))
+    def train_batch(self, step: int, slots: range) -> GraphBatch:
+        budget = self.budget(len(slots))
+        slots = list(slots)
         graphs = [self._graph(step, j) for j in slots]
         attempt = 0
         while not budget.fits(sum(g.num_nodes for g in graphs), sum(g.num_edges for g in graphs), len(graphs)):
@@ -143,8 +143,11 @@ class SymphonyTask:
             self.resampled += 1
         return pad_graphs(graphs, budget)
 
-    def eval_batches(self, num_shards: int):
-        return iter(())
+    def eval_size(self) -> int:
+        return 0
+
+    def eval_batch(self, examples: range, size: int) -> GraphBatch:
+        raise NotImplementedError("the Symphony task has no evaluation set")
 
     def loss(self, model: SymphonyModel, batch: GraphBatch, rng: jax.Array) -> dict[str, jax.Array]:
         """Per-graph ``loss = focus_weight · focus KL + position_weight · (1 − stop) · position KL``

@@ -8,6 +8,7 @@ from flax import nnx
 
 from genmol.models.symphony.model import SymphonyModel
 from genmol.models.symphony.sampler import SamplerConfig, make_sampler
+from genmol.models.symphony.settings import SamplingSettings
 from tests.helpers import tiny_symphony_config
 
 
@@ -17,7 +18,7 @@ def sampler_and_model():
     model = SymphonyModel(c, rngs=nnx.Rngs(0))
     # push p(STOP) down so molecules grow: large positive species logits
     model.focus_out.bias[...] = model.focus_out.bias[...] + 6.0
-    return make_sampler(model, 5.0, SamplerConfig(max_atoms=9, segment_atoms=(4, 6))), model
+    return make_sampler(model, SamplerConfig(max_atoms=9, segment_atoms=(4, 6))), model
 
 
 def _run(sampler, seed, k=6, seed_atoms=1):
@@ -51,9 +52,9 @@ def test_new_atoms_are_placed_within_the_radial_range_of_some_atom(sampler_and_m
             assert np.any((d >= 0.9 - 0.04) & (d <= 2.0 + 0.04))  # the focus; refine jitters within half a bin
 
 
-def test_segmented_budgets_give_the_same_molecules_as_one_scan(sampler_and_model):
+def test_segmented_budgets_give_the_same_molecules_as_one_budget(sampler_and_model):
     _, model = sampler_and_model
-    whole = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, segment_atoms=()))
+    whole = make_sampler(model, SamplerConfig(max_atoms=9, segment_atoms=()))
     for seed_atoms in (1, 2):
         a = _run(sampler_and_model[0], 5, seed_atoms=seed_atoms)
         b = _run(whole, 5, seed_atoms=seed_atoms)
@@ -63,67 +64,11 @@ def test_segmented_budgets_give_the_same_molecules_as_one_scan(sampler_and_model
 
 def test_greedy_sampling_is_the_same_for_every_key(sampler_and_model):
     _, model = sampler_and_model
-    greedy = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, greedy=True))
+    greedy = make_sampler(model, SamplerConfig(max_atoms=9, greedy=True))
     pos, sp, n, _ = _run(greedy, 0, k=3)
     assert n[0] == n[1] == n[2]
     np.testing.assert_allclose(pos[0], pos[1], atol=1e-6)
     np.testing.assert_array_equal(sp[0], sp[2])
-
-
-def test_sampling_settings_flags_over_recorded_over_defaults():
-    from genmol.errors import GenmolError
-    from genmol.models.symphony.generate import sampling_settings
-
-    assert sampling_settings({}) == {"focus_beta": 1.0, "position_beta": 1.0, "refine": True, "grid": None,
-                                     "min_distance": 0.0, "even_electrons": False, "valence_guard": False}
-    rec = {"focus_temperature": 0.5, "position_temperature": 0.25, "refine": False, "grid": "60x119",
-           "min_distance": 0.9, "even_electrons": True, "valence_guard": True}
-    assert sampling_settings(rec) == {"focus_beta": 2.0, "position_beta": 4.0, "refine": False, "grid": (60, 119),
-                                      "min_distance": 0.9, "even_electrons": True, "valence_guard": True}
-    got = sampling_settings(rec, focus_temperature=1.0, refine=True, grid="30X59", min_distance=0.0,
-                            even_electrons=False, valence_guard=False)
-    assert got == {"focus_beta": 1.0, "position_beta": 4.0, "refine": True, "grid": (30, 59), "min_distance": 0.0,
-                   "even_electrons": False, "valence_guard": False}
-    for bad in ("60", "60x", "ax2", "1x59"):
-        with pytest.raises(GenmolError, match="grid"):
-            sampling_settings({}, grid=bad)
-    with pytest.raises(GenmolError, match="minimum distance"):
-        sampling_settings({}, min_distance=-1.0)
-
-
-def test_exclusion_mask_flags_exactly_the_grid_positions_near_other_atoms():
-    from genmol.models.symphony.sampler import exclusion_mask
-
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(7, 11, 3))
-    vectors /= np.linalg.norm(vectors, axis=-1, keepdims=True)
-    radii = np.linspace(0.9, 2.0, 5)
-    rel = rng.normal(size=(6, 3)) * 1.5
-    mask = np.array([True, True, False, True, True, False])
-    threshold = np.where(mask, np.array([1.2, 0.8, 1.5, 1.0, 1.3, 2.0]), 0.0)
-    got = np.asarray(exclusion_mask(jnp.asarray(rel), jnp.asarray(threshold), jnp.asarray(radii),
-                                    jnp.asarray(vectors)))
-    cand = radii[:, None, None, None] * vectors[None]  # [R, B, A, 3]
-    d = np.linalg.norm(cand[..., None, :] - rel, axis=-1)  # [R, B, A, n]
-    np.testing.assert_array_equal(got, np.any(d < threshold, axis=-1))
-    assert got.any() and not got.all()
-
-
-def test_saturated_atoms_counts_neighbours_within_bonding_distance():
-    from genmol.models.symphony.sampler import saturated_atoms
-
-    # methane (C-H 1.09 Å) plus an H 1.2 Å from one of its hydrogens and a lone C 3 Å away
-    d = 1.09 / np.sqrt(3)
-    pos = np.array([[0, 0, 0], [d, d, d], [-d, -d, d], [-d, d, -d], [d, -d, -d], [d + 1.2, d, d], [3.5, -3, 0],
-                    [0, 0, 0]])
-    sp = np.array([1, 0, 0, 0, 0, 0, 1, 0])  # species indices: 0 H, 1 C (QM9_ELEMENTS)
-    mask = np.array([True] * 7 + [False])  # the last slot is padding
-    radius = jnp.array([0.31, 0.76, 0.71, 0.66, 0.57])
-    valence = jnp.array([1, 4, 3, 2, 1])
-    got = np.asarray(saturated_atoms(jnp.asarray(pos, jnp.float32), jnp.asarray(sp), jnp.asarray(mask), radius,
-                                     valence))
-    # H-H bonded below 1.3 x 0.62 = 0.806 Å: the far H (1.2 Å) is not bonded, the lone C has no bonds
-    np.testing.assert_array_equal(got, [True, True, True, True, True, False, False, False])
 
 
 @pytest.mark.parametrize("refine", [False, True])
@@ -132,7 +77,8 @@ def test_min_distance_keeps_new_atoms_away_from_every_atom_but_their_focus(sampl
 
     def close_pairs(min_distance):
         """Shortest distance, and the most earlier atoms any new atom is closer than 0.9 Å to."""
-        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=refine, min_distance=min_distance))
+        smp = make_sampler(model, SamplerConfig(max_atoms=9, settings=SamplingSettings(refine=refine,
+                                                                                 min_distance=min_distance)))
         pos, _, n, _ = _run(smp, 4, k=16)
         shortest, most = 9.0, 0
         for k in range(len(n)):
@@ -155,7 +101,7 @@ def test_even_electrons_stops_only_at_even_electron_counts():
     z = np.array([1, 6, 7, 8, 9])  # QM9_ELEMENTS, the sampler's default species table
 
     def electron_counts(even):
-        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=False, even_electrons=even))
+        smp = make_sampler(model, SamplerConfig(max_atoms=9, settings=SamplingSettings(refine=False, even_electrons=even)))
         pos, sp, n, stopped = _run(smp, 6, k=32)
         return np.array([z[sp[k, :n[k]]].sum() for k in range(len(n)) if stopped[k]])
 
@@ -175,7 +121,7 @@ def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_a
     from scipy.sparse.csgraph import connected_components
 
     def overfilled_and_pieces(guard):
-        smp = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, refine=refine, valence_guard=guard))
+        smp = make_sampler(model, SamplerConfig(max_atoms=9, settings=SamplingSettings(refine=refine, valence_guard=guard)))
         pos, sp, n, _ = _run(smp, 7, k=32)
         count, pieces = 0, 0
         for k in range(len(n)):
@@ -194,8 +140,8 @@ def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_a
 
 def test_a_finer_grid_places_atoms_at_its_own_directions(sampler_and_model):
     _, model = sampler_and_model
-    fine = make_sampler(model, 5.0, SamplerConfig(max_atoms=9, segment_atoms=(), refine=False,
-                                                  res_beta=40, res_alpha=79))
+    fine = make_sampler(model, SamplerConfig(max_atoms=9, segment_atoms=(),
+                                             settings=SamplingSettings(refine=False, grid=(40, 79))))
     pos, _, n, _ = _run(fine, 2)
     vectors = np.asarray(model.grid_vectors(40, 79)).reshape(-1, 3)
     radii = np.asarray(model.radii)

@@ -8,19 +8,20 @@ from genmol.models.symphony.task import SymphonyTask
 def test_budget_is_near_real_size_and_overflow_resamples():
     cfg = load_config("configs/symphony/test.py")
     task = SymphonyTask(cfg)
-    budget = task.budget(1)
-    worst_edges = int(task.molecules.num_atoms.max()) ** 2 * task.batch_size
+    budget = task.budget(task.config.train.batch_size)
+    worst_edges = int(task.molecules.num_atoms.max()) ** 2 * task.config.train.batch_size
     assert budget.max_edges < 0.6 * worst_edges
     for step in range(30):  # every batch fits, deterministically
-        b = task.train_batch(step, 0, 1)
-        assert b.graph_mask.sum() == task.batch_size
-    b1, b2 = task.train_batch(3, 0, 1), task.train_batch(3, 0, 1)
+        b = task.train_batch(step, range(task.config.train.batch_size))
+        assert b.graph_mask.sum() == task.config.train.batch_size
+    slots = range(task.config.train.batch_size)
+    b1, b2 = task.train_batch(3, slots), task.train_batch(3, slots)
     np.testing.assert_array_equal(b1.positions, b2.positions)
     # force overflows: a budget for tiny fragments makes the task redraw, never fail or drop a slot
     task._sizes = (np.full(8, 2), np.full(8, 2))
-    b = task.train_batch(0, 0, 1)
-    assert task.resampled > 0 and b.graph_mask.sum() == task.batch_size
-    assert b.node_mask.sum() <= task.budget(1).max_nodes - 1
+    b = task.train_batch(0, range(task.config.train.batch_size))
+    assert task.resampled > 0 and b.graph_mask.sum() == task.config.train.batch_size
+    assert b.node_mask.sum() <= task.budget(task.config.train.batch_size).max_nodes - 1
 
 
 def test_spanning_radii_of_a_packed_set_match_scipy_minimum_spanning_trees():
@@ -54,8 +55,8 @@ def test_molecules_that_cannot_be_grown_are_dropped_and_reported():
     task = SymphonyTask(load_config("configs/symphony/test.py"), molecules=ms)
     assert task.dropped.tolist() == [1] and task.usable.tolist() == [0]
     assert "1 dropped" in task.describe()
-    b = task.train_batch(0, 0, 1)
-    assert b.graph_mask.sum() == task.batch_size and set(np.unique(b.species[b.node_mask])) <= {0, 1}
+    b = task.train_batch(0, range(task.config.train.batch_size))
+    assert b.graph_mask.sum() == task.config.train.batch_size and set(np.unique(b.species[b.node_mask])) <= {0, 1}
 
 
 def test_loss_weights_select_the_heads():
@@ -69,7 +70,7 @@ def test_loss_weights_select_the_heads():
     both = SymphonyTask(load_config("configs/symphony/test.py"))
     focus = SymphonyTask(load_config("configs/symphony/test.py", ["loss.position_weight=0"]))
     model = both.create_model(nnx.Rngs(0))
-    batch = both.train_batch(0, 0, 1)
+    batch = both.train_batch(0, range(both.config.train.batch_size))
     full, alone = both.loss(model, batch, None), focus.loss(model, batch, None)
     assert "position_kl" not in alone and float(jnp_sum(full["position_kl"])) > 0
     np.testing.assert_allclose(alone["loss"], full["focus_kl"], rtol=1e-6)

@@ -20,6 +20,7 @@ from genmol.data.molecules.species import species_index
 from genmol.geometry.kabsch import aligned_rmsd
 from genmol.io.molecules import read_molecules
 from genmol.models.symphony.sampler import SamplerConfig, make_sampler
+from genmol.models.symphony.settings import SamplingSettings
 from genmol.models.symphony.task import SymphonyTask
 from genmol.train.export import load_run_model
 from genmol.train.trainer import train_and_evaluate
@@ -62,7 +63,7 @@ def test_training_loss_falls_to_a_fraction_of_its_start(overfit):
 
 def test_greedy_sampling_reproduces_a_training_molecule(overfit):
     molecules, model, _ = overfit
-    sampler = make_sampler(model, 5.0, SamplerConfig(max_atoms=10, greedy=True, res_beta=90, res_alpha=179))
+    sampler = make_sampler(model, SamplerConfig(max_atoms=10, greedy=True, settings=SamplingSettings(grid=(90, 179))))
     pos0 = np.zeros((1, 10, 3), np.float32)
     sp0 = np.zeros((1, 10), np.int32)  # one H atom
     pos, sp, n, stopped = sampler(jax.random.split(jax.random.key(0), 1), pos0, sp0, 1)
