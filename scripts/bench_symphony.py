@@ -33,7 +33,8 @@ from genmol.config import load_config
 from genmol.data.graph import stack_batches
 from genmol.errors import run_script
 from genmol.models.symphony.task import SymphonyTask
-from genmol.models.symphony.generate import generate_molecules, sampling_settings
+from genmol.models.symphony.generate import generate_molecules
+from genmol.models.symphony.settings import SamplingSettings
 from genmol.train.optim import create_optimizer
 from genmol.train.trainer import make_steps
 
@@ -48,7 +49,7 @@ def bench_training(config, steps: int) -> dict:
     train_step, _ = make_steps(task, graphdef, template, rest, tx, 0.999)
     train_step = jax.jit(train_step)
     t = time.perf_counter()
-    batches = [stack_batches([task.train_batch(s, 0, 1)]) for s in range(steps + 1)]
+    batches = [stack_batches([task.train_batch(s, range(int(config.train.batch_size)))]) for s in range(steps + 1)]
     data_s = (time.perf_counter() - t) / (steps + 1)
     t = time.perf_counter()
     state, m = train_step(state, batches[0], jax.random.key(0))
@@ -70,22 +71,21 @@ def load_trained(checkpoint):
     from genmol.models.store import load_model
 
     model, cfg, meta = load_model(checkpoint or pretrained_path("symphony_qm9"))
-    return model, cfg, meta.get("sampling", {})
+    return model, cfg, SamplingSettings.from_record(meta.get("sampling", {}))
 
 
 def bench_priors(checkpoint, num: int, batch: int) -> list[str]:
     """Rows of a table: molecules/s without and with the recorded sampler priors (same seeds)."""
     model, cfg, recorded = load_trained(checkpoint)
-    cutoff = float(cfg.model.focus_encoder.cutoff)
     rows, speed = [], {}
     for name, flags in [("without priors", dict(min_distance=0.0, even_electrons=False, valence_guard=False)),
                         ("with the recorded priors", {})]:
-        settings = sampling_settings(recorded, **flags)
-        mols, stats = generate_molecules(model, cutoff, num, seed=0, batch=batch, progress=False, **settings)
+        settings = recorded.override(**flags)
+        mols, stats = generate_molecules(model, num, settings=settings, seed=0, batch=batch, progress=False)
         speed[name] = stats["molecules_per_s"]
         mean_atoms = float(np.mean([m.num_atoms for m in mols]))
-        rows.append(f"| {name} | {settings['min_distance']:g} | {settings['even_electrons']} | "
-                    f"{settings['valence_guard']} | {num} | {stats['seconds']:.0f} | {stats['molecules_per_s']:.2f} | "
+        rows.append(f"| {name} | {settings.min_distance:g} | {settings.even_electrons} | "
+                    f"{settings.valence_guard} | {num} | {stats['seconds']:.0f} | {stats['molecules_per_s']:.2f} | "
                     f"{mean_atoms:.1f} |")
         print(rows[-1], flush=True)
     ratio = speed["without priors"] / speed["with the recorded priors"]
@@ -101,12 +101,12 @@ def bench_configs(args) -> list[str]:
     for i, path in enumerate(args.configs):
         config = load_config(path, ["data.source='embedded'", "data.split='all'"])
         r = bench_training(config, args.steps)
-        model, recorded = r["model"], {}
+        model, recorded = r["model"], SamplingSettings()
         num = args.num[min(i, len(args.num) - 1)]
         if i == 0:
             model, _, recorded = load_trained(args.checkpoint)
-        mols, stats = generate_molecules(model, float(config.model.focus_encoder.cutoff), num, seed=0,
-                                         batch=args.sample_batch, progress=False, **sampling_settings(recorded))
+        mols, stats = generate_molecules(model, num, settings=recorded, seed=0, batch=args.sample_batch,
+                                         progress=False)
         if i == 0 and args.save_samples:
             from genmol.io.molecules import write_molecules
 

@@ -1,9 +1,14 @@
 """Shared test fixtures that are plain functions (importable from any test module)."""
 
+from pathlib import Path
+
 import numpy as np
 
 from genmol.data.graph import Graph
 from genmol.data.neighbors import radius_graph
+
+#: the repository root (configs/, data/, tests/fixtures/ are resolved from it, never from the working directory)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def random_orthogonal(seed: int, reflect: bool) -> np.ndarray:

@@ -19,13 +19,14 @@ from genmol.eval.molecules import evaluate_molecules
 from genmol.io.atomic import atomic_write_text
 from genmol.data.molecules.molecule_set import MoleculeSet
 from genmol.errors import GenmolError, run_script
-from genmol.models.symphony.generate import generate_molecules, sampling_settings
+from genmol.models.symphony.generate import generate_molecules
+from genmol.models.symphony.settings import SamplingSettings
 from genmol.models.store import load_model
 
 
-def parse_pair(pair: str) -> tuple[float, float, dict]:
-    """``"FT,PT[,grid][,BxA][,mdD][,even][,val]"`` -> (focus T, position T, keyword arguments of
-    ``generate_molecules`` from :func:`sampling_settings`); ValueError naming the pair otherwise."""
+def parse_pair(pair: str) -> SamplingSettings:
+    """``"FT,PT[,grid][,BxA][,mdD][,even][,val]"`` -> the sampling settings; ValueError naming the pair
+    otherwise."""
     parts = pair.split(",")
     try:
         ft, pt = float(parts[0]), float(parts[1])
@@ -50,7 +51,7 @@ def parse_pair(pair: str) -> tuple[float, float, dict]:
         else:
             raise ValueError(f"--pairs {pair!r}: unknown suffix {p!r} (grid, BxA, mdD, even, val)")
     try:
-        return ft, pt, sampling_settings({}, **flags)
+        return SamplingSettings(**flags)
     except GenmolError as e:
         raise ValueError(f"--pairs {pair!r}: {e}") from None
 
@@ -67,16 +68,13 @@ def main():
         settings = [parse_pair(pair) for pair in args.pairs]  # all checked before the first run
     except ValueError as e:
         ap.error(str(e))
-    model, cfg, meta = load_model(args.model)
+    model, cfg, meta = load_model(args.model, expect="symphony")
     rows = []
-    for ft, pt, kw in settings:
-        mols, stats = generate_molecules(model, float(cfg.model.focus_encoder.cutoff), args.num, seed=args.seed,
-                                         batch=100, progress=False, **kw)
+    for st in settings:
+        mols, stats = generate_molecules(model, args.num, settings=st, seed=args.seed, batch=100, progress=False)
         res = evaluate_molecules(MoleculeSet.from_molecules(mols), reference_smiles=None)
-        shown = kw["grid"] or (int(cfg.model.res_beta), int(cfg.model.res_alpha))
-        row = {"focus_temperature": ft, "position_temperature": pt, "refine": kw["refine"],
-               "grid": f"{shown[0]}x{shown[1]}", "min_distance": kw["min_distance"],
-               "even_electrons": kw["even_electrons"], "valence_guard": kw["valence_guard"], **res.summary,
+        shown = st.grid or (int(cfg.model.res_beta), int(cfg.model.res_alpha))
+        row = {**st.to_record(), "grid": f"{shown[0]}x{shown[1]}", **res.summary,
                "stopped_fraction": stats["stopped_fraction"], "molecules_per_s": stats["molecules_per_s"]}
         print(json.dumps(row), flush=True)
         rows.append(row)

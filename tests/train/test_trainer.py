@@ -168,48 +168,6 @@ def test_unknown_optimizer_is_a_config_error(tmp_path):
         train_and_evaluate(PropertyTask(cfg), cfg, tmp_path, progress=False)
 
 
-def test_init_from_exported_model_starts_from_its_weights(tmp_path):
-    from flax import nnx
-
-    from genmol.models.store import save_model
-
-    cfg = _config("data.limit=24", "data.num_valid=8", "train.steps=30", "train.batch_size=8",
-                  "optim.learning_rate=3e-3", "optim.schedule='constant'", "train.checkpoint_every=1000")
-    first = train_and_evaluate(PropertyTask(cfg), cfg, tmp_path / "a", progress=False)
-    trained = load_run_model(cfg, tmp_path / "a", use_ema=False)
-    save_model(cfg, nnx.to_pure_dict(nnx.state(trained, nnx.Param)), tmp_path / "model")
-
-    warm = _config("data.limit=24", "data.num_valid=8", "train.steps=1", "train.batch_size=8",
-                   "optim.learning_rate=0.0", "optim.schedule='constant'", "train.checkpoint_every=1000")
-    warm.train.init_from = str(tmp_path / "model")
-    cold = _config("data.limit=24", "data.num_valid=8", "train.steps=1", "train.batch_size=8",
-                   "optim.learning_rate=0.0", "optim.schedule='constant'", "train.checkpoint_every=1000")
-    w = train_and_evaluate(PropertyTask(warm), warm, tmp_path / "b", progress=False)
-    c = train_and_evaluate(PropertyTask(cold), cold, tmp_path / "c", progress=False)
-    assert any(not np.array_equal(x, y) for x, y in zip(jax_leaves(c.params), jax_leaves(first.params)))
-    for x, y in zip(jax_leaves(w.params), jax_leaves(first.params)):
-        np.testing.assert_array_equal(x, y)  # learning rate 0: the exported weights, untouched
-    assert json.loads((tmp_path / "b" / "config.json").read_text())["train"]["init_from"] == str(tmp_path / "model")
-
-
-def test_init_from_a_different_architecture_is_a_clear_error(tmp_path):
-    from flax import nnx
-
-    from genmol.models.store import save_model
-
-    cfg = _config("train.steps=2", "train.checkpoint_every=1000")
-    train_and_evaluate(PropertyTask(cfg), cfg, tmp_path / "a", progress=False)
-    model = load_run_model(cfg, tmp_path / "a")
-    save_model(cfg, nnx.to_pure_dict(nnx.state(model, nnx.Param)), tmp_path / "model")
-    other = _config("train.steps=2", f"model.encoder.channels={cfg.model.encoder.channels * 2}")
-    other.train.init_from = str(tmp_path / "model")
-    with pytest.raises(GenmolError, match="model.encoder.channels|encoder.channels"):
-        train_and_evaluate(PropertyTask(other), other, tmp_path / "b", progress=False)
-    other.train.init_from = str(tmp_path / "nowhere")
-    with pytest.raises(GenmolError, match="not a genmol model directory"):
-        train_and_evaluate(PropertyTask(other), other, tmp_path / "c", progress=False)
-
-
 def jax_leaves(tree):
     import jax
 

@@ -29,15 +29,19 @@ def shipped(tmp_path_factory):
     return d / "model"
 
 
-def test_export_round_trip(shipped):
-    model, cfg, meta = load_model(shipped)
+def test_export_records_checked_sampling_settings(shipped, tmp_path):
+    _, cfg, meta = load_model(shipped)
     assert cfg.model_name == "symphony" and meta["step"] == 10 and meta["ema"] is True
-    again, _, _ = load_model(shipped)
-    a = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    b = nnx.to_pure_dict(nnx.state(again, nnx.Param))
-    import jax
-
-    assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    assert meta["elements"] == [1, 6, 7, 8, 9] and meta["sampling"] == {}
+    run = shipped.parent / "run"
+    bad = genmol("export", str(run), "--out", str(tmp_path / "bad"), "--sampling", "focus_temprature=0.5")
+    assert bad.returncode == 2 and "unknown sampling setting(s) ['focus_temprature']" in bad.stderr
+    assert not (tmp_path / "bad").exists()
+    out = genmol("export", str(run), "--out", str(tmp_path / "m"), "--sampling", "position_temperature=0.5",
+                 "--sampling", "grid=40x79")
+    assert out.returncode == 0, out.stderr
+    _, _, meta = load_model(tmp_path / "m")
+    assert meta["sampling"]["position_temperature"] == 0.5 and meta["sampling"]["grid"] == "40x79"
 
 
 def test_sample_cli_deterministic_and_bounded(shipped, tmp_path):
