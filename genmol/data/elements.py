@@ -31,7 +31,7 @@ def atomic_number(sym: str) -> int:
         KeyError: for an unknown symbol.
     """
     s = sym.strip()
-    if s.isdigit() and 0 < int(s) < len(SYMBOLS):
+    if s.isascii() and s.isdigit() and 0 < int(s) < len(SYMBOLS):  # not "²": isdigit() but int() fails
         return int(s)
     return _NUMBERS[s.lower()]
 

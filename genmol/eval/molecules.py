@@ -12,7 +12,9 @@
 * **PoseBusters** ``mol_fast`` checks on the xyz2mol-valid molecules (optional extra).
 
 Molecules that cannot be scored (an element outside H/C/N/O/F, no atoms, non-finite
-coordinates) count as unstable and invalid, with the reason tallied, never dropped.
+coordinates, a record the lenient reader could not read) count as unstable and invalid, with the
+reason tallied, never dropped. A fraction whose denominator is zero (no molecules, no atoms, no
+valid molecules) is NaN: undefined, not 0 (the CLI writes it as JSON ``null``).
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, 
         xyz2mol_metrics: also run RDKit ``DetermineBonds``.
         posebusters: also run PoseBusters ``mol_fast`` (needs the ``posebusters`` extra).
         record_errors: per-molecule read errors from a lenient reader (counted invalid, with the reason).
+
+    Returns:
+        :class:`MoleculeMetrics`; ``summary["n"]`` is ``len(ms)`` (0 for an empty set, every fraction NaN).
     """
     silence_rdkit()
     n = len(ms)
@@ -106,7 +111,7 @@ def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, 
             smiles[i] = smi
             if smi is None:
                 reasons["EDM bonds fail RDKit sanitisation"] += 1
-    screened = np.array([w is None for w in why])
+    screened = np.array([w is None for w in why], bool)  # bool even when empty (n = 0)
     mol_stable &= screened
     n_stable = np.where(screened, n_stable, 0)
     total_atoms = int(ms.num_atoms.sum())

@@ -23,11 +23,18 @@ import numpy as np
 from genmol.errors import GenmolError
 from genmol.data.elements import atomic_number
 from genmol.data.molecules.molecule import Molecule
+from genmol.io.files import check_input_file, decode_user_text, read_user_bytes, read_user_text
 
 __all__ = ["PROPERTY_NAMES", "parse_dsgdb9nsd", "iter_figshare", "read_uncharacterized", "iter_gdb9_sdf",
            "iter_qm9pack_csv"]
 
 PROPERTY_NAMES = ("A", "B", "C", "mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "U0", "U", "H", "G", "Cv")
+
+
+def _first_line(e) -> str:
+    """An exception's message cut to its first line (the error stays one sentence)."""
+    lines = str(e).strip().splitlines()
+    return lines[0][:120] if lines else type(e).__name__
 
 
 def _num(tok: str, where: str) -> float:
@@ -45,10 +52,16 @@ def parse_dsgdb9nsd(text: str, where: str) -> Molecule:
         raise GenmolError(f"{where}: empty file")
     try:
         n = int(lines[0].split()[0])
+        if n < 1 or len(lines[0].split()) != 1:
+            raise ValueError
     except (ValueError, IndexError):
         raise GenmolError(f"{where}:1: expected the atom count, got {lines[0][:30]!r}") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
     if len(lines) < n + 5:
         raise GenmolError(f"{where}: truncated record: {n} atoms need {n + 5} lines, found {len(lines)}")
+    if len(lines) > n + 5:
+        raise GenmolError(f"{where}: {n} atoms need {n + 5} lines, found {len(lines)} (the atom count may be wrong)")
     head = lines[1].split()
     if len(head) != 17 or head[0] != "gdb":
         raise GenmolError(f"{where}:2: expected 'gdb <index>' and 15 properties, got {len(head)} fields")
@@ -84,9 +97,9 @@ def parse_dsgdb9nsd(text: str, where: str) -> Molecule:
 def read_uncharacterized(path: str | os.PathLike) -> set[int]:
     """QM9 indices listed in ``uncharacterized.txt`` (rows whose first field is an integer)."""
     out = set()
-    for line in Path(path).read_text().splitlines():
+    for line in read_user_text(path, "text file").splitlines():
         toks = line.split()
-        if toks and toks[0].isdigit():
+        if toks and toks[0].isascii() and toks[0].isdigit():
             out.add(int(toks[0]))
     return out
 
@@ -103,21 +116,30 @@ def iter_figshare(path: str | os.PathLike, exclude: set[int] | None = None) -> I
         for p in files:
             if int(pat.search(p.name).group(1)) in exclude:
                 continue
-            yield parse_dsgdb9nsd(p.read_text(), str(p))
+            yield parse_dsgdb9nsd(read_user_text(p, "QM9 xyz file"), str(p))
         return
+    check_input_file(path, "QM9 tar archive")
     try:
         tar = tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError) as e:
-        raise GenmolError(f"{path} is not a readable tar archive ({e})") from None
+    except (tarfile.TarError, OSError, EOFError):
+        raise GenmolError(f"{path} is not a readable tar archive (plain, gzip, bzip2 or xz)") from None
     with tar:
-        members = sorted((m for m in tar.getmembers() if m.isfile() and pat.search(m.name)), key=lambda m: m.name)
+        try:
+            members = sorted((m for m in tar.getmembers() if m.isfile() and pat.search(m.name)),
+                             key=lambda m: m.name)
+        except (tarfile.TarError, OSError, EOFError, ValueError) as e:  # a truncated or corrupt archive
+            raise GenmolError(f"{path} is a damaged tar archive ({_first_line(e)})") from None
         if not members:
             raise GenmolError(f"{path} holds no dsgdb9nsd_*.xyz members")
         for m in members:
             if int(pat.search(m.name).group(1)) in exclude:
                 continue
-            text = tar.extractfile(m).read().decode("utf-8", errors="replace")
-            yield parse_dsgdb9nsd(text, f"{path}[{m.name}]")
+            where = f"{path}[{m.name}]"
+            try:
+                data = tar.extractfile(m).read()
+            except (tarfile.TarError, OSError, EOFError, ValueError) as e:
+                raise GenmolError(f"{where}: the archive is damaged ({_first_line(e)})") from None
+            yield parse_dsgdb9nsd(decode_user_text(data, where), where)
 
 
 def iter_gdb9_sdf(sdf_path: str | os.PathLike, csv_path: str | os.PathLike | None = None) -> Iterator[Molecule]:
@@ -134,16 +156,27 @@ def iter_gdb9_sdf(sdf_path: str | os.PathLike, csv_path: str | os.PathLike | Non
     if csv_path is not None:
         names = dict(mu="mu", alpha="alpha", homo="homo", lumo="lumo", gap="gap", r2="r2", zpve="zpve", u0="U0",
                      u298="U", h298="H", g298="G", cv="Cv", A="A", B="B", C="C")
-        with open(csv_path, newline="") as f:
-            for row in csv.DictReader(f):
-                props[row.get("mol_id", "")] = {names[k]: float(v) for k, v in row.items() if k in names}
-    supplier = Chem.SDMolSupplier(str(sdf_path), removeHs=False, sanitize=False)
+        text = read_user_text(csv_path, "CSV file")
+        k = 1
+        try:
+            for k, row in enumerate(csv.DictReader(text.splitlines()), 2):
+                props[row.get("mol_id") or ""] = {names[c]: float(v) for c, v in row.items() if c in names}
+        except (csv.Error, ValueError, TypeError) as e:
+            raise GenmolError(f"{csv_path}: row {k}: malformed property row ({_first_line(e)})") from None
+    if not read_user_bytes(sdf_path, "gdb9.sdf file").strip():
+        raise GenmolError(f"{sdf_path} is empty: it holds no SDF record")
+    try:
+        supplier = Chem.SDMolSupplier(str(sdf_path), removeHs=False, sanitize=False)
+    except (OSError, RuntimeError, ValueError):
+        raise GenmolError(f"{sdf_path} cannot be read as an SD file by RDKit") from None
     for i, mol in enumerate(supplier):
         if mol is None or mol.GetNumConformers() == 0:
             raise GenmolError(f"{sdf_path}: record {i + 1} could not be read by RDKit")
         name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
         z = np.array([a.GetAtomicNum() for a in mol.GetAtoms()], np.int64)
         pos = mol.GetConformer().GetPositions()
+        if not np.all(np.isfinite(pos)):
+            raise GenmolError(f"{sdf_path}: record {i + 1}: non-finite coordinate")
         info: dict = dict(props.get(name, {}))
         m = re.match(r"gdb_(\d+)$", name)
         if m:
@@ -160,19 +193,26 @@ _QM9PACK_COLUMNS = {"RotA_GHz": "A", "RotB_GHz": "B", "RotC_GHz": "C", "Dipole_d
 def iter_qm9pack_csv(path: str | os.PathLike) -> Iterator[tuple[int, str, list[str], np.ndarray, dict]]:
     """Rows of a qm9pack CSV: ``(index, smiles, element symbols, positions [n, 3], properties)``."""
     csv.field_size_limit(1 << 26)
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        for k, row in enumerate(reader):
-            where = f"{path}: row {k + 2}"
-            try:
-                elements = [t.strip().strip("'\"") for t in row["Elements"].strip("[]").split(",")]
-                coords = np.array([float(t) for t in row["XYZ_Ang"].replace("[", "").replace("]", "").split(",")])
-                props = {v: float(row[c]) for c, v in _QM9PACK_COLUMNS.items()}
-                index = int(row["Index"])
-            except (KeyError, ValueError) as e:
-                raise GenmolError(f"{where}: malformed qm9pack row ({e})") from None
-            if coords.size != 3 * len(elements) or not np.all(np.isfinite(coords)):
-                raise GenmolError(f"{where}: {len(elements)} elements but {coords.size} coordinates")
-            yield index, row["SMILES"], elements, coords.reshape(-1, 3), props
+    k = 0
+    try:
+        with open(check_input_file(path, "CSV file"), newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            for k, row in enumerate(reader):
+                where = f"{path}: row {k + 2}"
+                try:
+                    elements = [t.strip().strip("'\"") for t in row["Elements"].strip("[]").split(",")]
+                    coords = np.array([float(t) for t in row["XYZ_Ang"].replace("[", "").replace("]", "").split(",")])
+                    props = {v: float(row[c]) for c, v in _QM9PACK_COLUMNS.items()}
+                    index = int(row["Index"])
+                    smiles = str(row["SMILES"])
+                except (KeyError, ValueError, AttributeError, TypeError) as e:  # a missing cell reads as None
+                    raise GenmolError(f"{where}: malformed qm9pack row ({_first_line(repr(e))})") from None
+                if coords.size != 3 * len(elements):
+                    raise GenmolError(f"{where}: {len(elements)} elements but {coords.size} coordinates")
+                if not np.all(np.isfinite(coords)):
+                    raise GenmolError(f"{where}: non-finite coordinate")
+                yield index, smiles, elements, coords.reshape(-1, 3), props
+    except (csv.Error, UnicodeDecodeError, OSError) as e:
+        raise GenmolError(f"{path} is not a readable CSV file after row {k + 1} ({_first_line(e)})") from None
 
 

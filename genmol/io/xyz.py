@@ -17,6 +17,7 @@ import numpy as np
 
 from genmol.errors import GenmolError
 from genmol.io.atomic import atomic_open
+from genmol.io.files import read_user_text
 from genmol.data.elements import atomic_number, symbol
 from genmol.data.molecules.molecule import Molecule
 
@@ -45,14 +46,15 @@ def parse_extxyz_comment(line: str) -> dict:
     return info
 
 
-def _parse_properties(spec: str, where: str) -> list[tuple[str, str, int]]:
+def _parse_properties(spec, where: str) -> list[tuple[str, str, int]]:
+    spec = str(spec)  # ``Properties=5`` parses as a number
     parts = spec.split(":")
     if len(parts) % 3:
         raise GenmolError(f"{where}: malformed Properties={spec!r}")
     cols = []
     for i in range(0, len(parts), 3):
         name, kind, n = parts[i], parts[i + 1], parts[i + 2]
-        if len(kind) != 1 or kind not in "SRILsril" or not n.isdigit() or int(n) < 1:
+        if len(kind) != 1 or kind not in "SRILsril" or not (n.isascii() and n.isdigit()) or int(n) < 1:
             raise GenmolError(f"{where}: malformed Properties={spec!r}")
         cols.append((name, kind.upper(), int(n)))
     found = {c[0]: (c[1], c[2]) for c in cols}
@@ -83,13 +85,12 @@ def iter_xyz(path: str | os.PathLike, *, lenient: bool = False) -> Iterator[Mole
     inside a frame is kept and described in ``info["error"]``; structural errors still raise.
 
     Raises:
-        GenmolError: naming file and line, for an empty file, a bad atom count, a
-            truncated frame, an unknown element, or a non-numeric/NaN/inf coordinate.
+        GenmolError: naming file and line, for a missing file or a directory, bytes that are not
+            UTF-8 text, an empty file, a bad atom count, a truncated frame, an unknown element, or a
+            non-numeric/NaN/inf coordinate.
     """
     path = Path(path)
-    if not path.is_file():
-        raise GenmolError(f"{path} does not exist")
-    lines = path.read_text().splitlines()
+    lines = read_user_text(path).splitlines()
     i = 0
     frame = 0
     while i < len(lines):
@@ -107,7 +108,10 @@ def iter_xyz(path: str | os.PathLike, *, lenient: bool = False) -> Iterator[Mole
             raise GenmolError(f"{where}: frame declares {n} atoms but the file ends after "
                               f"{max(len(lines) - i - 2, 0)} atom line(s)")
         comment = lines[i + 1]
-        info = parse_extxyz_comment(comment) if "=" in comment else ({"comment": comment.strip()} if comment.strip() else {})
+        if "=" in comment:
+            info = parse_extxyz_comment(comment)
+        else:
+            info = {"comment": comment.strip()} if comment.strip() else {}
         cols = _parse_properties(info.pop("Properties"), where) if "Properties" in info else \
             [("species", "S", 1), ("pos", "R", 3)]
         width = sum(c[2] for c in cols)
@@ -182,7 +186,8 @@ def format_xyz_block(mol: Molecule, extended: bool = True) -> str:
     n = mol.num_atoms
     lines = [str(n)]
     if extended:
-        info = {k: v for k, v in mol.info.items() if k != "arrays" and isinstance(v, (str, int, float, np.number, bool))}
+        info = {k: v for k, v in mol.info.items()
+                if k != "arrays" and isinstance(v, (str, int, float, np.number, bool))}
         lines.append(" ".join(["Properties=species:S:1:pos:R:3"] + [f"{k}={_fmt_value(v)}" for k, v in info.items()]
                               + ['pbc="F F F"']))
     else:

@@ -1,7 +1,5 @@
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from genmol.errors import GenmolError
 from genmol.data.molecules.molecule import Molecule
@@ -45,19 +43,6 @@ def test_bad_files_name_file_and_line(tmp_path, text, match):
     with pytest.raises(GenmolError, match=match) as e:
         read_xyz(p)
     assert "bad.xyz" in str(e.value)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet="0123456789 .-eCHNOF\nXx\t*^", max_size=200))
-def test_fuzz_reader_never_crashes(tmp_path, text):
-    p = tmp_path / "f.xyz"
-    p.write_text(text)
-    try:
-        mols = read_xyz(p)
-    except GenmolError:
-        return
-    for m in mols:
-        assert m.positions.shape == (m.num_atoms, 3) and np.all(np.isfinite(m.positions))
 
 
 def test_atomic_writes_have_normal_permissions(tmp_path):

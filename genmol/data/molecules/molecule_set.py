@@ -101,25 +101,17 @@ class MoleculeSet:
 
     @classmethod
     def load_npz(cls, path: str | Path) -> "MoleculeSet":
-        with np.load(path, allow_pickle=False) as f:
-            d = {k: f[k] for k in f.files}  # one read per array (indexing an NpzFile decompresses each time)
-        return cls.from_arrays(d, source=str(path))
+        """Reads a file written by :meth:`save_npz` (never unpickling; every array checked, see
+        :func:`genmol.io.molecules.read_molecules`)."""
+        from genmol.io.molecules import read_npz
+
+        return read_npz(path)
 
     @classmethod
     def from_arrays(cls, d: dict, source: str = "arrays") -> "MoleculeSet":
-        """From the ragged layout ``n_atoms [M]``, ``positions [A, 3]``, ``atomic_numbers [A]`` (+ ``smiles``,
-        ``prop_*``); the G-SchNet/EDM sample files use the same keys."""
-        from genmol.errors import GenmolError
+        """From the ragged layout ``n_atoms [M]``, ``positions [A, 3]`` (Å), ``atomic_numbers [A]`` (+ ``smiles``,
+        ``prop_*``); the G-SchNet/EDM sample files use the same keys. Checked as
+        :func:`genmol.io.molecules.molecules_from_arrays` (a :class:`GenmolError` naming ``source``)."""
+        from genmol.io.molecules import molecules_from_arrays
 
-        missing = {"n_atoms", "positions", "atomic_numbers"} - set(d)
-        if missing:
-            raise GenmolError(f"{source}: missing arrays {sorted(missing)} (expected n_atoms, positions, atomic_numbers)")
-        n = np.asarray(d["n_atoms"], np.int64)
-        pos = np.asarray(d["positions"], np.float64)
-        z = np.asarray(d["atomic_numbers"])
-        if pos.ndim != 2 or pos.shape[1:] != (3,) or len(z) != len(pos) or np.any(n < 0) or n.sum() != len(pos):
-            raise GenmolError(f"{source}: inconsistent arrays: sum(n_atoms)={int(n.sum())}, positions {pos.shape}, "
-                              f"atomic_numbers {z.shape}")
-        props = {k[5:]: v for k, v in d.items() if k.startswith("prop_")}
-        smiles = np.asarray(d["smiles"]).tolist() if "smiles" in d and len(d["smiles"]) == len(n) else []
-        return cls(pos, z.astype(np.int16), np.concatenate([[0], np.cumsum(n)]), props, smiles)
+        return molecules_from_arrays(d, source)[0]
