@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -23,12 +24,15 @@ __all__ = ["MAX_ATOMS_LIMIT", "check_sampling_request", "seed_fragment", "genera
 MAX_ATOMS_LIMIT = 64
 
 
-def check_sampling_request(num: int, batch: int, max_atoms: int) -> None:
+def check_sampling_request(num: int, batch: int, max_atoms: int, seed: int = 0) -> None:
     """Checks the sizes of a sampling request before any model is loaded.
 
     Raises:
-        GenmolError: ``num`` or ``batch`` below 1, or ``max_atoms`` outside ``[2, MAX_ATOMS_LIMIT]``.
+        GenmolError: ``num`` or ``batch`` below 1, ``max_atoms`` outside ``[2, MAX_ATOMS_LIMIT]``, or
+            ``seed`` outside ``[0, 2**32)`` (JAX keys hold 32 bits: larger seeds would repeat smaller ones).
     """
+    if not 0 <= seed < 2**32:
+        raise GenmolError(f"--seed {seed} is outside 0 … {2**32 - 1}")
     if num < 1:
         raise GenmolError(f"--num {num}: sample at least 1 molecule")
     if batch < 1:
@@ -72,17 +76,18 @@ def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: 
 def generate_molecules(model: SymphonyModel, num: int, *, settings: SamplingSettings = SamplingSettings(),
                        seed: int = 0, max_atoms: int = 35, init: str = "H", fragment_path: str | None = None,
                        batch: int = 64, elements=QM9_ELEMENTS, progress: bool = True) -> tuple[list[Molecule], dict]:
-    """Samples ``num`` molecules; deterministic for ``seed`` (and ``batch``).
+    """Samples ``num`` molecules; deterministic for ``seed``: molecule ``i`` draws from
+    ``fold_in(key(seed), i)``, so it does not depend on ``batch`` or ``num``.
 
     ``settings``: temperatures, refinement, grid and priors (see :mod:`genmol.models.symphony.sampler`).
     Molecules are grown ``batch`` at a time, so memory is bounded by ``batch`` and ``max_atoms``
-    whatever ``num``. The progress bar counts finished molecules and moves after every growth step.
+    whatever ``num`` (about 1.7 GB peak for the shipped model at ``batch`` 10 on a CPU). The progress bar counts finished molecules and moves after every growth step.
 
     Returns:
         molecules (``info``: ``sample`` index, ``stopped`` — False if ``max_atoms`` was reached
         without STOP) and stats (``seconds``, ``molecules_per_s``, ``stopped_fraction``).
     """
-    check_sampling_request(num, batch, max_atoms)
+    check_sampling_request(num, batch, max_atoms, seed)
     pos0, sp0 = seed_fragment(init, fragment_path, max_atoms, elements)
     k = len(sp0)
     sampler = make_sampler(model, SamplerConfig(max_atoms=max_atoms, settings=settings), elements)
@@ -103,7 +108,7 @@ def generate_molecules(model: SymphonyModel, num: int, *, settings: SamplingSett
                 bar.set_postfix_str(f"growth step {t}/{total}", refresh=False)
                 bar.update(start + min(finished, size) - bar.n)
 
-            keys = jax.random.split(jax.random.fold_in(base, chunk // batch), batch)
+            keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(chunk, chunk + batch))
             pos, sp, n, stopped = sampler(keys, init_pos, init_sp, k, on_step)
             for i in range(size):
                 m = int(n[i])

@@ -9,6 +9,7 @@ fields keep the defaults below. Unknown keys and bad values are errors wherever 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from genmol.errors import GenmolError
 
@@ -20,7 +21,7 @@ def parse_grid(text) -> tuple[int, int]:
     ``res_alpha`` longitudes.
 
     Raises:
-        GenmolError: not two integers of at least 2.
+        GenmolError: not two integers, ``res_beta < 2``, or ``res_alpha`` even or below 3.
     """
     if isinstance(text, (tuple, list)):
         parts = list(text)
@@ -30,8 +31,9 @@ def parse_grid(text) -> tuple[int, int]:
         b, a = (int(p) for p in parts)
     except (TypeError, ValueError):
         raise GenmolError(f"grid {text!r} is not RES_BETAxRES_ALPHA, e.g. 60x119") from None
-    if b < 2 or a < 2:
-        raise GenmolError(f"grid {text!r}: both resolutions must be at least 2")
+    if b < 2 or a < 3 or a % 2 == 0:
+        raise GenmolError(f"grid {text!r}: RES_BETA must be at least 2 and RES_ALPHA an odd number of at least 3 "
+                          "(the longitudes are sampled by FFT)")
     return b, a
 
 
@@ -64,10 +66,12 @@ class SamplingSettings:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise GenmolError(f"sampling setting {name}={value!r} is not a number")
             object.__setattr__(self, name, float(value))
-        if not (self.focus_temperature > 0 and self.position_temperature > 0):
-            raise GenmolError("temperatures must be positive")
-        if not self.min_distance >= 0:
-            raise GenmolError("the minimum distance must not be negative")
+        if not (0 < self.focus_temperature < math.inf and 0 < self.position_temperature < math.inf):
+            raise GenmolError(f"temperatures must be positive and finite (focus {self.focus_temperature:g}, "
+                              f"position {self.position_temperature:g})")
+        if not 0 <= self.min_distance < math.inf:
+            raise GenmolError(f"the minimum distance must not be negative and must be finite "
+                              f"({self.min_distance:g} Å)")
         for name in ("refine", "even_electrons", "valence_guard"):
             value = getattr(self, name)
             if not isinstance(value, bool):
