@@ -51,13 +51,16 @@ def sample(
     from genmol.data.molecules.species import QM9_ELEMENTS
     from genmol.io.molecules import molecule_format, write_molecules
     from genmol.models.store import check_model_dir, load_model, read_metadata
-    from genmol.models.symphony.generate import check_sampling_request, generate_molecules
+    from genmol.models.symphony.generate import generate_molecules, sampling_request_problem
     from genmol.models.symphony.settings import SamplingSettings
     from genmol.pretrained import pretrained_path
 
     # everything a user can get wrong is checked before the (slow) model loading
     molecule_format(out)
-    check_sampling_request(num, batch, max_atoms, seed)
+    problem = sampling_request_problem(num, batch, max_atoms, seed)
+    if problem:
+        name, text = problem
+        raise GenmolError(f"--{name.replace('_', '-')} {text}")
     if grid is not None:
         from genmol.models.symphony.settings import parse_grid
 

@@ -33,7 +33,7 @@ def train(
     """Train a model: genmol train property --config configs/property/qm9.py --workdir runs/gap"""
     from genmol.config import load_config
     from genmol.models.store import task_class
-    from genmol.train.sharding import create_mesh, maybe_initialize_distributed
+    from genmol.train.sharding import maybe_initialize_distributed
     from genmol.train.trainer import train_and_evaluate
     from genmol.train.warm_start import check_init_from
 
@@ -48,7 +48,16 @@ def train(
             raise GenmolError("--init-fresh only applies with --init-from")
         cfg.train.init_fresh = init_fresh
     maybe_initialize_distributed()
-    create_mesh(devices)  # a wrong --devices fails before the data are loaded
+    import jax
+
+    if devices is not None and not 1 <= devices <= len(jax.devices()):
+        raise GenmolError(f"--devices {devices}: choose 1 … {len(jax.devices())} (the devices JAX sees here)")
+    from genmol.train.checkpoint import Checkpointer
+
+    latest = Checkpointer.latest_in(workdir)
+    if latest is not None and not resume:
+        raise GenmolError(f"{workdir} already holds checkpoints (latest step {latest}); pass --resume to continue it "
+                          "or choose a new --workdir")
     if cfg.train.get("init_from") and not resume:
         check_init_from(cfg.train.init_from, cfg)  # a wrong --init-from fails before the data are loaded
     task = task_cls(cfg)

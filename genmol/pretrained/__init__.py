@@ -26,5 +26,5 @@ def pretrained_path(name: str) -> Path:
     path = _ROOT / name
     if not (path / "params.npz").is_file():
         raise GenmolError(f"the shipped model {name!r} is missing from {path} (a broken install?); "
-                          "pass --checkpoint DIR")
+                          "use a model directory of your own")
     return path

@@ -81,7 +81,7 @@ def export_run(workdir: str | os.PathLike, out: str | os.PathLike, *, use_ema: b
     settings = dict(sampling or {})
     if settings:
         if fam.settings is None:
-            raise GenmolError(f"--sampling: a {fam.name!r} model has no sampling settings")
+            raise GenmolError(f"sampling settings given, but a {fam.name!r} model has no sampling settings")
         settings = fam.settings_class().from_record(settings).to_record()
     model, step = _restore(cfg, workdir, use_ema)
     before = steps_before_run(workdir, cfg)

@@ -39,7 +39,7 @@ def create_mesh(num_devices: int | None = None) -> Mesh:
     devices = jax.devices()
     n = len(devices) if num_devices is None else num_devices
     if not 1 <= n <= len(devices):
-        raise GenmolError(f"--devices {n}: choose 1 … {len(devices)} (the devices JAX sees here)")
+        raise GenmolError(f"{n} devices asked for: choose 1 … {len(devices)} (the devices JAX sees here)")
     return Mesh(np.asarray(devices[:n]), ("data",))
 
 

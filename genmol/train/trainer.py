@@ -201,7 +201,7 @@ def train_and_evaluate(
     latest = Checkpointer.latest_in(workdir)
     if latest is not None and not resume:
         raise GenmolError(f"{workdir} already holds checkpoints (latest step {latest}); "
-                          "pass --resume to continue it or choose a new --workdir")
+                          "resume it or choose a new run directory")
     if resume and latest is None:
         log(f"{workdir} holds no checkpoint: starting at step 0")
     restoring = resume and latest is not None
@@ -273,7 +273,7 @@ def train_and_evaluate(
                         if last_saved is not None else "No checkpoint had been saved yet")
                 raise TrainingDiverged(
                     f"loss became {loss} at step {step + 1}; stopped without saving it. {kept}; lower "
-                    "optim.learning_rate or set optim.grad_clip, then resume with --resume or start again"
+                    "optim.learning_rate or set optim.grad_clip, then resume the run or start again"
                 )
             state = new_state
             done = step + 1
@@ -298,8 +298,9 @@ def train_and_evaluate(
             bar.update(1)
     except KeyboardInterrupt:
         ckpt.discard_partial()
-        kept = (f"the last complete checkpoint (step {last_saved}) is in {ckpt.directory}; continue with --resume"
-                if last_saved is not None else "no checkpoint had been saved yet")
+        last_saved = Checkpointer.latest_in(workdir)
+        kept = (f"the last complete checkpoint (step {last_saved}) is in {ckpt.directory}; resume the run to "
+                "continue" if last_saved is not None else "no checkpoint had been saved yet")
         raise Interrupted(f"training interrupted; {kept}") from None
     finally:
         prefetch.close()

@@ -57,7 +57,7 @@ def test_logged_metrics_are_window_means(tmp_path):
 def test_existing_workdir_needs_resume(tmp_path):
     cfg = _config("train.steps=10")
     train_and_evaluate(PropertyTask(cfg), cfg, tmp_path, progress=False)
-    with pytest.raises(GenmolError, match="--resume"):
+    with pytest.raises(GenmolError, match="resume it"):
         train_and_evaluate(PropertyTask(cfg), cfg, tmp_path, progress=False)
     cfg20 = _config("train.steps=20")
     result = train_and_evaluate(PropertyTask(cfg20), cfg20, tmp_path, resume=True, progress=False)
@@ -122,6 +122,30 @@ def test_resume_after_sigkill_gives_identical_losses(tmp_path):
     assert got == ref_loss  # bitwise-identical continuation
     json.loads((run / "config.json").read_text())
     assert not list(run.rglob("*.tmp"))
+
+
+def test_ctrl_c_keeps_only_complete_checkpoints_and_resumes(tmp_path):
+    """SIGINT while checkpointing every step: exit 130 with one sentence naming the kept step, no
+    partial checkpoint left, and --resume continues from exactly that step."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cli(run, steps=100000) + ["--set", "train.checkpoint_every=1", "--set", "train.log_every=1"],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while time.time() < deadline and len(read_jsonl(run / "metrics.jsonl")) < 5:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().count("\n") == 0, err
+    kept = int(err.split("last complete checkpoint (step ")[1].split(")")[0])
+    names = [p.name for p in (run / "checkpoints").iterdir()]
+    assert all(n.isdigit() for n in names), names  # no *.orbax-checkpoint-tmp* left behind
+    assert max(int(n) for n in names) == kept
+    out = subprocess.run(_cli(run, "--resume", steps=kept + 2), env=env, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert f"trained to step {kept + 2}" in out.stderr
 
 
 MULTI_DEVICE = r"""

@@ -20,11 +20,13 @@ import dataclasses
 
 import numpy as np
 
+from genmol.errors import GenmolError
+
 __all__ = ["Fragment", "FragmentError", "Ordering", "generate_fragments", "nearest_neighbour_ordering",
            "spanning_radius", "spanning_radii"]
 
 
-class FragmentError(ValueError):
+class FragmentError(GenmolError, ValueError):
     """A molecule cannot be fragmented within the configured radius."""
 
 

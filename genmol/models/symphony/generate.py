@@ -17,29 +17,28 @@ from genmol.models.symphony.model import SymphonyModel
 from genmol.models.symphony.sampler import SamplerConfig, make_sampler
 from genmol.models.symphony.settings import SamplingSettings
 
-__all__ = ["MAX_ATOMS_LIMIT", "check_sampling_request", "seed_fragment", "generate_molecules"]
+__all__ = ["MAX_ATOMS_LIMIT", "sampling_request_problem", "seed_fragment", "generate_molecules"]
 
 #: Largest ``max_atoms`` the sampler accepts. Each growth step's memory grows with the square of
 #: the slots (edges of the padded graph); QM9 molecules have at most 29 atoms.
 MAX_ATOMS_LIMIT = 64
 
 
-def check_sampling_request(num: int, batch: int, max_atoms: int, seed: int = 0) -> None:
-    """Checks the sizes of a sampling request before any model is loaded.
-
-    Raises:
-        GenmolError: ``num`` or ``batch`` below 1, ``max_atoms`` outside ``[2, MAX_ATOMS_LIMIT]``, or
-            ``seed`` outside ``[0, 2**32)`` (JAX keys hold 32 bits: larger seeds would repeat smaller ones).
-    """
+def sampling_request_problem(num: int, batch: int, max_atoms: int, seed: int = 0) -> tuple[str, str] | None:
+    """What is wrong with a sampling request's sizes, as ``(parameter, "value: problem")`` (``None`` if nothing):
+    ``num`` or ``batch`` below 1, ``max_atoms`` outside ``[2, MAX_ATOMS_LIMIT]``, or ``seed`` outside
+    ``[0, 2**32)`` (JAX keys hold 32 bits: larger seeds would repeat smaller ones). The command line
+    checks this before loading a model, naming its own flags."""
     if not 0 <= seed < 2**32:
-        raise GenmolError(f"--seed {seed} is outside 0 … {2**32 - 1}")
+        return "seed", f"{seed} is outside 0 … {2**32 - 1}"
     if num < 1:
-        raise GenmolError(f"--num {num}: sample at least 1 molecule")
+        return "num", f"{num}: sample at least 1 molecule"
     if batch < 1:
-        raise GenmolError(f"--batch {batch}: sample at least 1 molecule at a time")
+        return "batch", f"{batch}: sample at least 1 molecule at a time"
     if not 2 <= max_atoms <= MAX_ATOMS_LIMIT:
-        raise GenmolError(f"--max-atoms {max_atoms} is outside 2 … {MAX_ATOMS_LIMIT} (the seed atom and at least "
-                          f"one more; the sampler's memory grows with the square of the slots)")
+        return "max_atoms", (f"{max_atoms} is outside 2 … {MAX_ATOMS_LIMIT} (the seed atom and at least one more; "
+                             "the sampler's memory grows with the square of the slots)")
+    return None
 
 
 def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: int = 35,
@@ -55,7 +54,7 @@ def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: 
         try:
             z = atomic_number(init)
         except KeyError:
-            raise GenmolError(f"--init {init!r} is not an element symbol") from None
+            raise GenmolError(f"seed atom {init!r} is not an element symbol") from None
         return np.zeros((1, 3)), species_index(np.array([z]), elements)
     from genmol.io.molecules import read_molecules
 
@@ -65,7 +64,7 @@ def seed_fragment(init: str = "H", fragment_path: str | None = None, max_atoms: 
     mol = ms.molecule(0)
     if mol.num_atoms >= max_atoms:
         raise GenmolError(f"{fragment_path}: the fragment has {mol.num_atoms} atoms, not fewer than "
-                          f"--max-atoms {max_atoms}")
+                          f"max_atoms {max_atoms}")
     try:
         sp = species_index(mol.atomic_numbers, elements)
     except GenmolError as e:
@@ -87,7 +86,9 @@ def generate_molecules(model: SymphonyModel, num: int, *, settings: SamplingSett
         molecules (``info``: ``sample`` index, ``stopped`` — False if ``max_atoms`` was reached
         without STOP) and stats (``seconds``, ``molecules_per_s``, ``stopped_fraction``).
     """
-    check_sampling_request(num, batch, max_atoms, seed)
+    problem = sampling_request_problem(num, batch, max_atoms, seed)
+    if problem:
+        raise GenmolError(" ".join(problem))
     pos0, sp0 = seed_fragment(init, fragment_path, max_atoms, elements)
     k = len(sp0)
     sampler = make_sampler(model, SamplerConfig(max_atoms=max_atoms, settings=settings), elements)
