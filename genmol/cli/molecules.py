@@ -70,7 +70,8 @@ def sample(
     settings = SamplingSettings.from_record(meta.get("sampling", {})).override(
         focus_temperature=focus_temperature, position_temperature=position_temperature, refine=refine, grid=grid,
         min_distance=min_distance, even_electrons=even_electrons, valence_guard=valence_guard)
-    model, cfg, meta = load_model(model_dir, expect="symphony")
+    with console.status(f"loading the model in {model_dir}", spinner="dots"):
+        model, cfg, meta = load_model(model_dir, expect="symphony")
     elements = tuple(meta.get("elements", QM9_ELEMENTS))
     if len(elements) != model.num_species:
         raise GenmolError(f"{model_dir}/metadata.json lists {len(elements)} elements for a model of "
