@@ -1,11 +1,14 @@
 """Matrix-Fisher mean: closed forms, finite differences, Monte Carlo, equivariance, bounds, series order."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.special import i0e, i1e
 
+from genmol.geometry.kabsch import rotation_from_covariance
 from genmol.geometry.rotations import expm_so3, proper_svd, random_rotation
 from genmol.losses.alignment import denoising_target
 from genmol.losses.matrix_fisher import fisher_d_exact, fisher_d_series, fisher_log_normalizer, fisher_mean
@@ -128,3 +131,64 @@ def test_target_error_scaling_on_toy_cloud():
             errs.append(float(jnp.mean(jnp.sum((approx - exact) ** 2, -1))))
         slope = np.polyfit(np.log(sigmas), np.log(errs), 1)[0]
         assert abs(slope - expected) < 0.6, (method, slope, errs)
+
+
+def test_extended_range_closed_forms():
+    """Beyond s = 1e6: isotropic series, rank-1 Langevin (all three d), the von Mises limit of a near-linear F."""
+    for s in (1e8, 1e12):
+        np.testing.assert_allclose(fisher_d_exact(jnp.full(3, s)), 1 - 1 / (2 * s) - 1 / (16 * s**2), atol=1e-15)
+    for k in (1e3, 1e6, 1e12):
+        np.testing.assert_allclose(fisher_d_exact(jnp.array([k, 0.0, 0.0])), [1 / np.tanh(k) - 1 / k, 0, 0],
+                                   atol=1e-12)
+    # s1 -> inf: a von Mises rotation about axis 1 with concentration s2 + s3
+    d = fisher_d_exact(jnp.array([1e12, 1.0, 0.5]))
+    np.testing.assert_allclose(d, [1.0, i1e(1.5) / i0e(1.5), i1e(1.5) / i0e(1.5)], atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_infinite_and_huge_singular_values_give_the_mode(dtype):
+    with jax.enable_x64(dtype == "float64"):
+        for s in ([np.inf] * 3, [3e38, 3e38, 3e38], [1e30, 1e29, 1e29], [np.inf, np.inf, 5.0]):
+            np.testing.assert_allclose(fisher_d_exact(jnp.asarray(s, dtype)), 1.0, atol=1e-6)
+            np.testing.assert_allclose(fisher_d_series(jnp.asarray(s, dtype), 2), 1.0, atol=1e-6)
+        np.testing.assert_allclose(fisher_d_exact(jnp.asarray([np.inf, 0, 0], dtype)), [1, 0, 0], atol=1e-6)
+        f = jnp.asarray(random_orthogonal(2, False) @ np.diag([3.0, 2.0, -1.0]) @ random_orthogonal(3, False), dtype)
+        mode = fisher_mean(f, "mode")
+        for kappa in (jnp.inf, 1e30):
+            np.testing.assert_allclose(fisher_mean(f, concentration=kappa), mode, atol=1e-6)
+        np.testing.assert_allclose(fisher_mean(f * 1e30), mode, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gradient_finite_at_every_scale(dtype):
+    """grad of sum(E[R](c F)) w.r.t. F for c = 1e-30 … 1e30: finite, F/3 at small c, Kabsch's / c at large c."""
+    f0 = np.random.default_rng(4).normal(size=(3, 3))
+    with jax.enable_x64(dtype == "float64"):
+        kabsch_grad = jax.grad(lambda f: jnp.sum(rotation_from_covariance(f)))(jnp.asarray(f0, dtype))
+        grad = jax.jit(jax.grad(lambda f: jnp.sum(fisher_mean(f))))
+        for c in 10.0 ** np.arange(-30, 31, 3):
+            g = np.asarray(grad(jnp.asarray(c * f0, dtype)))
+            assert np.all(np.isfinite(g)), c
+            if c <= 1e-6:
+                np.testing.assert_allclose(g, 1 / 3, rtol=1e-4)
+            if c >= 1e9:
+                np.testing.assert_allclose(g * c, kabsch_grad, rtol=1e-3, atol=1e-5)
+        grad = jax.jit(jax.grad(lambda f, k: jnp.sum(fisher_mean(f, concentration=k)), argnums=(0, 1)))
+        for kappa in (0.0, 1.0, jnp.inf):
+            g = grad(jnp.asarray(f0, dtype), jnp.asarray(kappa, dtype))
+            assert all(np.all(np.isfinite(x)) for x in g), kappa
+
+
+@pytest.mark.parametrize("f", [np.eye(3) * 2, np.diag([3.0, 3.0, 1.0]), np.diag([3.0, 1.0, -1.0]),
+                               np.diag([2.0, 0.0, 0.0]), np.zeros((3, 3))])
+def test_jvp_matches_finite_differences_at_and_near_repeated_singular_values(f):
+    rng = np.random.default_rng(8)
+    for g in (f, f + 0.3 * rng.normal(size=(3, 3))):
+        s = np.asarray(proper_svd(jnp.asarray(g))[1])
+        for method in ("exact", "series2", "mode") if s[1] + s[2] > 1 else ("exact",):  # series: clipped, not smooth
+            mean = functools.partial(fisher_mean, method=method)
+            for _ in range(3):
+                df = rng.normal(size=(3, 3))
+                _, tangent = jax.jvp(mean, (jnp.asarray(g),), (jnp.asarray(df),))
+                fd = (mean(jnp.asarray(g + 1e-6 * df)) - mean(jnp.asarray(g - 1e-6 * df))) / 2e-6
+                np.testing.assert_allclose(tangent, fd, atol=2e-7, err_msg=method)
