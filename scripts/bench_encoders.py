@@ -81,7 +81,8 @@ def main():
         f"Command: `python scripts/bench_encoders.py --channels {args.channels} --layers {args.layers} "
         f"--molecules {args.molecules} --reps {args.reps}`\n",
         f"Machine: {platform.processor() or platform.machine()}, {jax.device_count()} JAX CPU device(s), "
-        f"jax {jax.__version__}, e3nn-jax {e3nn.__version__}. Batch: {args.molecules} real QM9 molecules (random, seed 0), "
+        f"jax {jax.__version__}, e3nn-jax {e3nn.__version__}. "
+        f"Batch: {args.molecules} real QM9 molecules (random, seed 0), "
         f"{n_atoms} atoms ({n_atoms / args.molecules:.1f}/molecule), {n_edges} directed edges within 5 Å; "
         f"padded budget {budget.max_nodes} nodes / {budget.max_edges} edges; float32; median of {args.reps}.\n",
         "| encoder | lmax | params | forward ms | fwd+bwd ms | edges/s (forward) | one layer: ours ms | "

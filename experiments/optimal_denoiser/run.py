@@ -130,7 +130,8 @@ def main():
         curve = trained[m][1]
         k = 25
         ax[2].semilogy(np.convolve(curve, np.ones(k) / k, mode="valid"), label=m)
-    ax[0].set(title="per-sample target vs exact optimal denoiser", xlabel="σ (Å)", ylabel="mean |T − D*|² per atom (Å²)")
+    ax[0].set(title="per-sample target vs exact optimal denoiser", xlabel="σ (Å)",
+              ylabel="mean |T − D*|² per atom (Å²)")
     ax[1].set(title=f"trained denoiser vs exact optimal denoiser ({a.steps} steps)", xlabel="σ (Å)",
               ylabel="mean |D_θ − D*|² per atom (Å²)")
     ax[2].set(title="training loss (EDM-weighted, 25-step mean)", xlabel="step", ylabel="loss")

@@ -19,7 +19,7 @@ import sys
 import typer
 
 from genmol.cli import data, molecules, train
-from genmol.cli.common import console, print_error
+from genmol.cli.common import print_error
 from genmol.errors import GenmolError, Interrupted
 
 __all__ = ["app", "main"]

@@ -11,7 +11,8 @@ app = typer.Typer(help="Inspect the data sets genmol can load.", no_args_is_help
 
 @app.command("qm9")
 def qm9(
-    source: str = typer.Option("auto", "--source", help="auto | qm9pack | embedded | a path (tarball, dir, gdb9.sdf, xyz)."),
+    source: str = typer.Option("auto", "--source",
+                               help="auto | qm9pack | embedded | a path (tarball, dir, gdb9.sdf, xyz)."),
     stats: bool = typer.Option(True, "--stats/--no-stats", help="Print molecule/atom counts and elements."),
     split: bool = typer.Option(False, "--split", help="Also print EDM's train/valid/test sizes (full QM9 only)."),
 ):

@@ -18,7 +18,8 @@ def posebusters_pass_rates(mols: list, config: str = "mol_fast") -> dict:
     try:
         from posebusters import PoseBusters
     except ImportError:
-        raise GenmolError("PoseBusters checks need the posebusters package: pip install 'genmol[posebusters]'") from None
+        raise GenmolError("PoseBusters checks need the posebusters package: "
+                          "pip install 'genmol[posebusters]'") from None
     if not mols:
         return {"n": 0, "all_pass": math.nan, "checks": {}}
     import logging

@@ -52,7 +52,8 @@ def reference_smiles(name: str = "qm9") -> tuple[set[str], str]:
         pos = np.searchsorted(ms.properties["qm9_index"], np.sort(split["train"]))
         ms, desc = ms.subset(pos), "QM9 EDM train split (100,000 molecules, qm9pack)"
     else:
-        ms, desc = load_qm9("embedded"), "embedded QM9 subset (2,000 molecules; install the qm9 extra for EDM's train split)"
+        ms = load_qm9("embedded")
+        desc = "embedded QM9 subset (2,000 molecules; install the qm9 extra for EDM's train split)"
     key = hashlib.sha256(ms.positions.tobytes() + ms.atomic_numbers.tobytes()).hexdigest()[:16]
     path = cache_dir() / "reference" / f"qm9_largest_fragment_{key}.json"
     if path.is_file():

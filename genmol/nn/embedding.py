@@ -37,7 +37,8 @@ class NodeEmbedding(nnx.Module):
 
     def __call__(self, node_attrs) -> e3nn.IrrepsArray:
         if self.num_species is not None:
-            if isinstance(node_attrs, e3nn.IrrepsArray) or not jax.numpy.issubdtype(node_attrs.dtype, jax.numpy.integer):
+            integer = jax.numpy.issubdtype(node_attrs.dtype, jax.numpy.integer)
+            if isinstance(node_attrs, e3nn.IrrepsArray) or not integer:
                 raise TypeError("this encoder was configured with num_species: pass integer species [N]")
             x = self.table(node_attrs)
             return self.lin(e3nn.IrrepsArray(f"{x.shape[-1]}x0e", x))

@@ -111,7 +111,8 @@ class Interaction(nnx.Module):
             h = scale_channels(h, w)
             m = e3nn.tensor_product(h, sh, filter_ir_out=self.irreps_out)
         else:
-            m = e3nn.concatenate([h.filter(keep=self.irreps_out), e3nn.tensor_product(h, sh, filter_ir_out=self.irreps_out)])
+            m = e3nn.concatenate([h.filter(keep=self.irreps_out),
+                                  e3nn.tensor_product(h, sh, filter_ir_out=self.irreps_out)])
             m = scale_channels(m.regroup(), w)
         m = aggregate(m.regroup(), receivers, edge_mask, x.shape[0], self.norm)
         y = self.post(m)

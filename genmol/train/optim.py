@@ -45,7 +45,8 @@ def create_optimizer(config: ml_collections.ConfigDict, total_steps: int) -> opt
         tx = optax.adamw(schedule, weight_decay=float(config.weight_decay))
     elif config.name == "muon":
         rms = float(config.get("muon_rms", 0.0))
-        tx = optax.contrib.muon(schedule, weight_decay=float(config.weight_decay), consistent_rms=rms if rms > 0 else None)
+        tx = optax.contrib.muon(schedule, weight_decay=float(config.weight_decay),
+                                consistent_rms=rms if rms > 0 else None)
     else:
         raise ConfigError(f"unknown optimizer {config.name!r}; choose adam, adamw or muon")
     if float(config.grad_clip) > 0:

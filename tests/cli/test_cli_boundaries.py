@@ -37,7 +37,8 @@ SAMPLE_BAD = [
     (["--focus-temperature", 0], "temperatures"), (["--focus-temperature", -1], "temperatures"),
     (["--position-temperature", "nan"], "temperatures"), (["--position-temperature", "inf"], "temperatures"),
     (["--min-distance", -0.1], "minimum distance"), (["--min-distance", "inf"], "minimum distance"),
-    (["--min-distance", "nan"], "minimum distance"), (["--grid", "0x0"], "grid"), (["--grid", "40"], "grid"), (["--grid", "30x60"], "odd"),
+    (["--min-distance", "nan"], "minimum distance"), (["--grid", "0x0"], "grid"), (["--grid", "40"], "grid"),
+    (["--grid", "30x60"], "odd"),
     (["--num", "abc"], "Invalid value for '--num'"), (["--init", "Xx"], "not an element symbol"),
 ]
 

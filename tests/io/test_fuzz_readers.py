@@ -10,6 +10,7 @@ files and a file of many MB. Example counts come from the hypothesis profile in 
 """
 
 import collections
+import os
 import io
 import tarfile
 from pathlib import Path
@@ -474,3 +475,19 @@ def test_tarball_member_that_is_not_utf8_names_member(tmp_path):
     (tmp_path / "q.tar.bz2").write_bytes(buf.getvalue())
     with pytest.raises(GenmolError, match=r"q\.tar\.bz2\[qm9/dsgdb9nsd_000007\.xyz\]:2: byte 0xff is not UTF-8"):
         list(iter_figshare(tmp_path / "q.tar.bz2"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fuzz", [test_fuzz_xyz_mutations, test_fuzz_extxyz_mutations, test_fuzz_sdf_mutations,
+                                  test_fuzz_npz_mutations, test_fuzz_figshare_mutations], ids=lambda f: f.__name__)
+def test_fuzz_mutations_with_thousands_of_examples(fuzz, request):
+    """The mutation fuzzers under the ``slow`` hypothesis profile (2,500 examples each; ``pytest -m slow``)."""
+    import inspect
+
+    from hypothesis import settings
+
+    settings.load_profile("slow")
+    try:
+        fuzz(**{name: request.getfixturevalue(name) for name in inspect.signature(fuzz).parameters})
+    finally:
+        settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -129,7 +129,8 @@ def test_ctrl_c_keeps_only_complete_checkpoints_and_resumes(tmp_path):
     partial checkpoint left, and --resume continues from exactly that step."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     run = tmp_path / "run"
-    proc = subprocess.Popen(_cli(run, steps=100000) + ["--set", "train.checkpoint_every=1", "--set", "train.log_every=1"],
+    every_step = ["--set", "train.checkpoint_every=1", "--set", "train.log_every=1"]
+    proc = subprocess.Popen(_cli(run, steps=100000) + every_step,
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300

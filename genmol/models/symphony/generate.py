@@ -80,7 +80,8 @@ def generate_molecules(model: SymphonyModel, num: int, *, settings: SamplingSett
 
     ``settings``: temperatures, refinement, grid and priors (see :mod:`genmol.models.symphony.sampler`).
     Molecules are grown ``batch`` at a time, so memory is bounded by ``batch`` and ``max_atoms``
-    whatever ``num`` (about 1.7 GB peak for the shipped model at ``batch`` 10 on a CPU). The progress bar counts finished molecules and moves after every growth step.
+    whatever ``num`` (about 1.7 GB peak for the shipped model at ``batch`` 10 on a CPU). The
+    progress bar counts finished molecules and moves after every growth step.
 
     Returns:
         molecules (``info``: ``sample`` index, ``stopped`` — False if ``max_atoms`` was reached

@@ -1,7 +1,6 @@
 """The jitted sampler: determinism, max-atoms bound, placement geometry, seed fragments kept."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
@@ -101,7 +100,8 @@ def test_even_electrons_stops_only_at_even_electron_counts():
     z = np.array([1, 6, 7, 8, 9])  # QM9_ELEMENTS, the sampler's default species table
 
     def electron_counts(even):
-        smp = make_sampler(model, SamplerConfig(max_atoms=9, settings=SamplingSettings(refine=False, even_electrons=even)))
+        settings = SamplingSettings(refine=False, even_electrons=even)
+        smp = make_sampler(model, SamplerConfig(max_atoms=9, settings=settings))
         pos, sp, n, stopped = _run(smp, 6, k=32)
         return np.array([z[sp[k, :n[k]]].sum() for k in range(len(n)) if stopped[k]])
 
@@ -121,7 +121,8 @@ def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_a
     from scipy.sparse.csgraph import connected_components
 
     def overfilled_and_pieces(guard):
-        smp = make_sampler(model, SamplerConfig(max_atoms=9, settings=SamplingSettings(refine=refine, valence_guard=guard)))
+        settings = SamplingSettings(refine=refine, valence_guard=guard)
+        smp = make_sampler(model, SamplerConfig(max_atoms=9, settings=settings))
         pos, sp, n, _ = _run(smp, 7, k=32)
         count, pieces = 0, 0
         for k in range(len(n)):

@@ -19,7 +19,8 @@ def test_flags_over_recorded_over_defaults():
 
 
 @pytest.mark.parametrize("record, match", [
-    ({"grid": "60"}, "grid"), ({"grid": "60x"}, "grid"), ({"grid": "ax2"}, "grid"), ({"grid": "1x59"}, "grid"), ({"grid": "30x58"}, "odd"),
+    ({"grid": "60"}, "grid"), ({"grid": "60x"}, "grid"), ({"grid": "ax2"}, "grid"), ({"grid": "1x59"}, "grid"),
+    ({"grid": "30x58"}, "odd"),
     ({"min_distance": -1.0}, "minimum distance"), ({"focus_temperature": 0}, "temperatures"),
     ({"position_temperature": -2.0}, "temperatures"), ({"focus_temprature": 0.5}, "unknown sampling setting"),
     ({"refine": "yes"}, "true or false"), ({"min_distance": "far"}, "not a number"),
