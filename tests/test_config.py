@@ -4,10 +4,11 @@ import pytest
 
 from genmol.config import apply_overrides, load_config, read_config_json, save_config
 from genmol.errors import ConfigError
+from tests.helpers import ROOT
 
 
 def test_overrides_parse_literals(tmp_path):
-    cfg = load_config("configs/property/qm9.py", ["train.steps=7", "optim.learning_rate=1", "model.encoder.name=nequip",
+    cfg = load_config(ROOT / "configs" / "property" / "qm9.py", ["train.steps=7", "optim.learning_rate=1", "model.encoder.name=nequip",
                                                   "model.encoder.radial_hidden=[16, 16]"])
     assert cfg.train.steps == 7 and cfg.optim.learning_rate == 1.0 and isinstance(cfg.optim.learning_rate, float)
     assert cfg.model.encoder.name == "nequip" and cfg.model.encoder.radial_hidden == (16, 16)
@@ -23,7 +24,7 @@ def test_overrides_parse_literals(tmp_path):
     ("train.steps='many'", "bad value for 'train.steps'"),
 ])
 def test_bad_overrides(override, match):
-    cfg = load_config("configs/property/qm9.py")
+    cfg = load_config(ROOT / "configs" / "property" / "qm9.py")
     with pytest.raises(ConfigError, match=match):
         apply_overrides(cfg, [override])
 

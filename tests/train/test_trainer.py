@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from genmol.config import load_config
 from genmol.errors import GenmolError, TrainingDiverged
@@ -17,7 +20,7 @@ from genmol.models.property import PropertyTask
 from genmol.train.checkpoint import Checkpointer
 from genmol.train.metrics_writer import read_jsonl
 from genmol.train.export import load_run_model
-from genmol.train.trainer import train_and_evaluate
+from genmol.train.trainer import merge_params, train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_CONFIG = ROOT / "configs" / "property" / "test.py"
@@ -39,8 +42,33 @@ def test_loss_goes_down(tmp_path):
     assert [r["step"] for r in rows if "train/loss" in r] == list(range(1, 121))
     assert json.loads((tmp_path / "config.json").read_text())["train"]["steps"] == 120
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
-    model = load_run_model(cfg, tmp_path)  # the checkpoint rebuilds a working model
-    assert model is not None
+    # the checkpoint rebuilds a working model: the run's final EMA weights (the test config keeps an EMA),
+    # predicting what the returned EMA parameters predict, with the logged validation MAE
+    assert float(cfg.train.ema_decay) > 0 and result.ema_params is not None
+    task = PropertyTask(cfg)
+    model = load_run_model(cfg, tmp_path)
+    loaded = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(result.ema_params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    batch = jax.tree.map(jnp.asarray, task.eval_batch(range(task.eval_size()), task.eval_size()))
+    real = np.asarray(batch.graph_mask)
+    assert real.sum() == 8
+    pred = np.asarray(nnx.jit(lambda m, b: m(b))(model, batch))[real]
+    ema_pred = np.asarray(_predict(task, cfg, result.ema_params, batch))[real]
+    raw_pred = np.asarray(_predict(task, cfg, result.params, batch))[real]
+    np.testing.assert_allclose(pred, ema_pred, rtol=0, atol=1e-6)
+    assert np.abs(raw_pred - ema_pred).max() > 1e-4  # the comparison can tell EMA from raw weights
+    y = np.asarray(batch.graph_features["y"])[real]
+    mae = float(np.mean(np.abs(pred - y)) * task.std)
+    logged = [r["eval/mae"] for r in rows if "eval/mae" in r]
+    assert len(logged) == 1 and logged[0] == result.eval_metrics["eval/mae"]
+    np.testing.assert_allclose(mae, logged[0], rtol=1e-5)
+
+
+def _predict(task, cfg, params, batch):
+    """``task``'s model with the pure-dict ``params`` applied to ``batch``."""
+    graphdef, template, rest = nnx.split(task.create_model(nnx.Rngs(int(cfg.seed))), nnx.Param, ...)
+    return merge_params(graphdef, template, rest, params)(batch)
 
 
 def test_logged_metrics_are_window_means(tmp_path):
@@ -82,9 +110,6 @@ def test_non_finite_guard_keeps_last_good_checkpoint(tmp_path):
     assert ckpt.latest_step() == 5
     ckpt.close()
     model = load_run_model(cfg, tmp_path)
-    import jax
-    from flax import nnx
-
     assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
 
 
@@ -154,7 +179,7 @@ import json, sys
 import jax
 from genmol.config import load_config
 from genmol.models.property import PropertyTask
-from genmol.train.trainer import train_and_evaluate
+from genmol.train.trainer import merge_params, train_and_evaluate
 assert len(jax.devices()) == 4, jax.devices()
 out = {}
 for n in (1, 4):

@@ -24,8 +24,9 @@ from genmol.models.symphony.settings import SamplingSettings
 from genmol.models.symphony.task import SymphonyTask
 from genmol.train.export import load_run_model
 from genmol.train.trainer import train_and_evaluate
+from tests.helpers import ROOT
 
-FIXTURE = "tests/fixtures/qm9/qm9_first8.extxyz"
+FIXTURE = ROOT / "tests" / "fixtures" / "qm9" / "qm9_first8.extxyz"
 
 
 def _best_rmsd(positions, species, references) -> float:
@@ -45,7 +46,7 @@ def _best_rmsd(positions, species, references) -> float:
 @pytest.fixture(scope="module")
 def overfit(tmp_path_factory):
     molecules, _ = read_molecules(FIXTURE)
-    config = load_config("configs/symphony/test.py", [
+    config = load_config(ROOT / "configs" / "symphony" / "test.py", [
         "train.steps=500", "train.batch_size=16", "optim.learning_rate=3e-3", "data.position_noise=0.0",
         "data.orderings_per_molecule=4", "train.ema_decay=0.0", "model.num_radii=64",
         "train.checkpoint_every=500", "train.log_every=50"])

@@ -3,10 +3,13 @@ import pytest
 
 from genmol.config import load_config
 from genmol.models.symphony.task import SymphonyTask
+from tests.helpers import ROOT
+
+SYMPHONY_TEST = ROOT / "configs" / "symphony" / "test.py"
 
 
 def test_budget_is_near_real_size_and_overflow_resamples():
-    cfg = load_config("configs/symphony/test.py")
+    cfg = load_config(SYMPHONY_TEST)
     task = SymphonyTask(cfg)
     budget = task.budget(task.config.train.batch_size)
     worst_edges = int(task.molecules.num_atoms.max()) ** 2 * task.config.train.batch_size
@@ -52,7 +55,7 @@ def test_molecules_that_cannot_be_grown_are_dropped_and_reported():
     with pytest.raises(FragmentError):
         generate_fragments(far, np.zeros(3, int), 5, np.random.default_rng(0), max_radius=2.03)
     ms = MoleculeSet.from_molecules([Molecule(np.array([6, 1, 1, 1, 1]), ch4), Molecule(np.array([1, 1, 1]), far)])
-    task = SymphonyTask(load_config("configs/symphony/test.py"), molecules=ms)
+    task = SymphonyTask(load_config(SYMPHONY_TEST), molecules=ms)
     assert task.dropped.tolist() == [1] and task.usable.tolist() == [0]
     assert "1 dropped" in task.describe()
     b = task.train_batch(0, range(task.config.train.batch_size))
@@ -67,8 +70,8 @@ def test_loss_weights_select_the_heads():
 
     from genmol.errors import ConfigError
 
-    both = SymphonyTask(load_config("configs/symphony/test.py"))
-    focus = SymphonyTask(load_config("configs/symphony/test.py", ["loss.position_weight=0"]))
+    both = SymphonyTask(load_config(SYMPHONY_TEST))
+    focus = SymphonyTask(load_config(SYMPHONY_TEST, ["loss.position_weight=0"]))
     model = both.create_model(nnx.Rngs(0))
     batch = both.train_batch(0, range(both.config.train.batch_size))
     full, alone = both.loss(model, batch, None), focus.loss(model, batch, None)
@@ -84,7 +87,7 @@ def test_loss_weights_select_the_heads():
     assert all(not np.any(np.asarray(g)) for g in jax.tree.leaves(grads["position_encoder"]))
     assert any(np.any(np.asarray(g)) for g in jax.tree.leaves(grads["focus_encoder"]))
     with pytest.raises(ConfigError, match="not both 0"):
-        SymphonyTask(load_config("configs/symphony/test.py", ["loss.position_weight=0", "loss.focus_weight=0"]))
+        SymphonyTask(load_config(SYMPHONY_TEST, ["loss.position_weight=0", "loss.focus_weight=0"]))
 
 
 def jnp_sum(x):
