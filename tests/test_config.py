@@ -8,8 +8,9 @@ from tests.helpers import ROOT
 
 
 def test_overrides_parse_literals(tmp_path):
-    cfg = load_config(ROOT / "configs" / "property" / "qm9.py", ["train.steps=7", "optim.learning_rate=1", "model.encoder.name=nequip",
-                                                  "model.encoder.radial_hidden=[16, 16]"])
+    cfg = load_config(ROOT / "configs" / "property" / "qm9.py",
+                      ["train.steps=7", "optim.learning_rate=1", "model.encoder.name=nequip",
+                       "model.encoder.radial_hidden=[16, 16]"])
     assert cfg.train.steps == 7 and cfg.optim.learning_rate == 1.0 and isinstance(cfg.optim.learning_rate, float)
     assert cfg.model.encoder.name == "nequip" and cfg.model.encoder.radial_hidden == (16, 16)
     save_config(cfg, tmp_path / "c.json")

@@ -89,7 +89,8 @@ def test_evaluate_posebusters_json(tmp_path):
     pb = d["posebusters"]
     assert set(pb) == {"n", "all_pass", "checks"} and pb["n"] == 7
     checks = pb["checks"]
-    assert {"sanitization", "bond_lengths", "bond_angles", "internal_steric_clash", "all_atoms_connected"} <= set(checks)
+    expected = {"sanitization", "bond_lengths", "bond_angles", "internal_steric_clash", "all_atoms_connected"}
+    assert expected <= set(checks)
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in checks.values())
     # a check's pass rate is a count over n molecules; real QM9 geometries pass, the squeezed bond does not
     assert checks["bond_lengths"] == 6 / 7
