@@ -125,3 +125,27 @@ def test_help_shows_plain_flags_and_model_names(capsys):
     assert "<bool>" not in text and "--resume" in text
     for name in ("property", "denoiser", "symphony"):
         assert f"{name}:" in text
+
+
+def test_missing_extra_hint_is_printed_literally(capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "posebusters" else real(name, *a))
+    code, err = run(capsys, "evaluate", "molecules", ROOT / "tests" / "fixtures" / "qm9" / "qm9_first8.extxyz",
+                    "--posebusters", "--reference", "none")
+    assert code == 2 and "pip install 'genmol[posebusters]'" in err, err
+
+
+def test_view_says_how_many_it_shows(capsys, tmp_path):
+    code, err = run(capsys, "view", ROOT / "tests" / "fixtures" / "qm9" / "qm9_first8.extxyz", "--out",
+                    tmp_path / "v.html", "--max", 3)
+    assert code == 0 and "the first 3 of 8 molecules" in err and "--max 8 shows all" in err
+    assert "the first 3 of 8 molecules" in (tmp_path / "v.html").read_text()
+
+
+def test_training_progress_shows_one_rate(capsys, tmp_path):
+    code, err = run(capsys, "train", "property", "--config", ROOT / "configs" / "property" / "test.py",
+                    "--workdir", tmp_path / "w", "--set", "train.steps=3")
+    assert code == 0 and ("step/s" in err or "s/step" in err)
+    assert "steps_s" not in err and "it/s" not in err
