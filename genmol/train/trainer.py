@@ -104,13 +104,21 @@ class _Prefetcher:
         self._stop.set()
 
 
-def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float):
+def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float, squeeze_single_shard: bool = True):
     """``(train_step(state, batch, rng) -> (state, metrics), eval_step(params, batch, rng) -> (sums, count))``,
-    unjitted; ``batch`` is stacked over local shards (leading axis)."""
+    unjitted; ``batch`` is stacked over local shards (leading axis ``[S, ...]``).
+
+    The loss is ``vmap``ped over the shards; with a single shard (one device) it is called on the
+    shard directly (``squeeze_single_shard``): the same values, without the batched gathers and
+    scatters that a size-1 ``vmap`` costs on CPU (``scripts/bench_symphony.py --shard-vmap-cost``)."""
     def per_example_means(params, batch, rng):
         model = merge_params(graphdef, template, rest, params)
         keys = jax.random.split(rng, batch.example_mask.shape[0])
-        out = jax.vmap(lambda b, k: task.loss(model, b, k))(batch, keys)
+        if squeeze_single_shard and batch.example_mask.shape[0] == 1:
+            one = task.loss(model, jax.tree.map(lambda x: x[0], batch), keys[0])
+            out = jax.tree.map(lambda x: x[None], one)
+        else:
+            out = jax.vmap(lambda b, k: task.loss(model, b, k))(batch, keys)
         mask = batch.example_mask
         count = jnp.maximum(mask.astype(jnp.float32).sum(), 1.0)
         return {k: jnp.sum(jnp.where(mask, v, 0.0)) / count for k, v in out.items()}, count
