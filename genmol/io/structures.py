@@ -291,7 +291,7 @@ def write_pdb(path: str | os.PathLike, proteins: Protein | Sequence[Protein]) ->
 
     path = Path(path)
     atoms = _ensemble(path, proteins)
-    long_chains = sorted({c for c in np.unique(atoms.chain_id) if len(c) > 1})
+    long_chains = sorted({str(c) for c in np.unique(atoms.chain_id) if len(c) > 1})
     if long_chains:
         raise GenmolError(f"{path}: chain id {long_chains[0]!r} does not fit PDB's one-character column; "
                           "write mmCIF instead")

@@ -63,7 +63,7 @@ class SlotAssignment:
                        self.insertion_code, self.chain_id, source=self.source, dropped=self.dropped)
 
     def _residue(self, r: int) -> str:
-        return (f"chain {self.chain_id[r]!r} residue {self.residue_index[r]}{self.insertion_code[r]} "
+        return (f"chain {str(self.chain_id[r])!r} residue {self.residue_index[r]}{self.insertion_code[r]} "
                 f"({rc.RESIDUE_NAMES[self.aatype[r]]})")
 
 
