@@ -249,6 +249,30 @@ def test_trajectory_topology_atom_count_mismatch(tmp_path):
         read_trajectory(FIX / "1l2y.xtc", FIX / "alanine-dipeptide-explicit.pdb")
     with pytest.raises(GenmolError, match=r"1l2y.xtc: a XTC trajectory needs a topology"):
         read_trajectory(FIX / "1l2y.xtc")
+    with pytest.raises(GenmolError, match=r"traj.h5 holds 22 atoms per frame but its topology has 2269"):
+        read_trajectory(FIX / "traj.h5", FIX / "alanine-dipeptide-explicit.pdb")
+
+
+def test_trajectory_bad_frames_and_files(tmp_path):
+    import shutil
+
+    import h5py
+
+    shutil.copy(FIX / "traj.h5", tmp_path / "nan.h5")
+    with h5py.File(tmp_path / "nan.h5", "r+") as f:
+        f["coordinates"][7, 8, 1] = np.nan  # ALA CA (atom 8) in frame 7
+    with pytest.raises(GenmolError, match=r"nan.h5, chain 'A' residue 2 \(ALA\): atom CA has a non-finite "
+                                          r"coordinate in frame 7"):
+        read_trajectory(tmp_path / "nan.h5")
+    (tmp_path / "junk.xtc").write_bytes(b"not an xtc file at all")
+    with pytest.raises(GenmolError, match="junk.xtc"):
+        read_trajectory(tmp_path / "junk.xtc", FIX / "1l2y.pdb")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(GenmolError, match="junk.h5 is not a readable mdtraj HDF5 trajectory"):
+        read_trajectory(tmp_path / "junk.h5")
+    (tmp_path / "notes.pdb").write_text("x")
+    with pytest.raises(GenmolError, match="notes.pdb is not a readable topology"):
+        read_trajectory(FIX / "1l2y.xtc", tmp_path / "notes.pdb")
 
 
 # ------------------------------------------------------------------------------------------------ bad input
