@@ -13,9 +13,14 @@ With ``--priors-cost N`` it only times sampling ``N`` molecules from the shipped
 (``min_distance``, ``even_electrons``, ``valence_guard``) switched off and once as recorded, in
 one run, and reports the ratio.
 
+With ``--shard-vmap-cost`` it only times the training step of each config with the loss called
+on the single shard directly (what the trainer does on one device) and ``vmap``ped over a size-1
+shard axis (what it did before), interleaved in one run, and reports the ratio.
+
 Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--num 1000 50]
                                         [--checkpoint DIR] [--save-samples FILE] [--out FILE.md]
        python scripts/bench_symphony.py --priors-cost 300 [--checkpoint DIR] [--out FILE.md]
+       python scripts/bench_symphony.py --shard-vmap-cost [--configs a.py] [--steps 10] [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -63,6 +68,32 @@ def bench_training(config, steps: int) -> dict:
     n_params = sum(x.size for x in jax.tree.leaves(params))
     return dict(task=task, model=model, params=n_params, batch=int(config.train.batch_size), compile_s=compile_s,
                 step_s=step_s, data_s=data_s)
+
+
+def bench_shard_vmap(config, steps: int, path: str) -> str:
+    """A table row: median train step (ms) with the single shard squeezed and with a size-1 vmap, interleaved."""
+    import statistics
+
+    task = SymphonyTask(config)
+    model = task.create_model(nnx.Rngs(0))
+    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
+    params = nnx.to_pure_dict(template)
+    tx = create_optimizer(config.optim, 1000)
+    state = dict(params=params, opt_state=tx.init(params), step=np.int32(0))
+    fns = {name: jax.jit(make_steps(task, graphdef, template, rest, tx, 0.0, squeeze_single_shard=sq)[0])
+           for name, sq in (("squeezed", True), ("vmap", False))}
+    batches = [stack_batches([task.train_batch(s, range(int(config.train.batch_size)))]) for s in range(steps)]
+    times = {name: [] for name in fns}
+    for name, fn in fns.items():
+        jax.block_until_ready(fn(state, batches[0], jax.random.key(0)))  # compile
+    for s in range(steps):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            jax.block_until_ready(fn(state, batches[s], jax.random.key(s)))
+            times[name].append(time.perf_counter() - t)
+    ms = {name: 1e3 * statistics.median(v) for name, v in times.items()}
+    return (f"| {path} | {int(config.train.batch_size)} | {ms['squeezed']:.0f} | {ms['vmap']:.0f} | "
+            f"{ms['vmap'] / ms['squeezed']:.2f} |")
 
 
 def load_trained(checkpoint):
@@ -132,10 +163,22 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--priors-cost", type=int, default=0, metavar="N",
                     help="only time N molecules without and with the recorded sampler priors")
+    ap.add_argument("--shard-vmap-cost", action="store_true",
+                    help="only time the training step with the single shard squeezed and with a size-1 vmap")
     args = ap.parse_args()
     machine = (f"Machine: {platform.processor() or platform.machine()}, "
                f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n")
-    if args.priors_cost:
+    if args.shard_vmap_cost:
+        rows = []
+        for path in args.configs:
+            config = load_config(path, ["data.source='embedded'", "data.split='all'"])
+            rows.append(bench_shard_vmap(config, args.steps, path))
+            print(rows[-1], flush=True)
+        lines = ["# Trainer: one shard called directly vs a size-1 vmap over shards\n",
+                 f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run, interleaved).\n",
+                 machine, "| config | batch (fragments) | train step ms, squeezed | train step ms, size-1 vmap | "
+                 "vmap / squeezed |", "|---|---|---|---|---|", *rows]
+    elif args.priors_cost:
         lines = ["# Symphony sampler priors: cost\n",
                  f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run).\n",
                  machine] + bench_priors(args.checkpoint, args.priors_cost, args.sample_batch)
