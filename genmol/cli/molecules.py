@@ -89,11 +89,11 @@ def sample(
 def evaluate(
     file: Path = typer.Argument(..., help="Molecules to score (.sdf, .xyz, .extxyz or .npz)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as JSON here."),
-    reference: str = typer.Option("qm9", "--reference", help="Training SMILES for novelty: qm9 or none."),
+    reference: str = typer.Option("qm9", "--reference", help="Training set for novelty and the JSDs: qm9 or none."),
     posebusters: bool = typer.Option(False, "--posebusters", help="Run PoseBusters mol_fast checks (extra)."),
     xyz2mol: bool = typer.Option(True, "--xyz2mol/--no-xyz2mol", help="RDKit DetermineBonds validity."),
 ):
-    """EDM stability, validity, uniqueness, novelty; xyz2mol validity; optional PoseBusters."""
+    """EDM stability, validity, uniqueness, novelty; xyz2mol validity; environment JSDs; optional PoseBusters."""
     from rich.table import Table
 
     from genmol.eval.molecules import METRIC_KEYS, evaluate_molecules
@@ -108,13 +108,14 @@ def evaluate(
         if importlib.util.find_spec("posebusters") is None:  # before reading and scoring everything else
             raise GenmolError("PoseBusters checks need the posebusters package: pip install 'genmol[posebusters]'")
     ms, errors = read_molecules(file, lenient=True)
-    ref, ref_desc = (None, "none")
+    ref, ref_env, ref_desc = (None, None, "none")
     if reference != "none":
-        from genmol.eval.reference import reference_smiles
+        from genmol.eval.reference import reference_environments, reference_smiles
 
         ref, ref_desc = reference_smiles(reference)
+        ref_env = reference_environments(reference)[0] if xyz2mol else None  # same set, same description
     res = evaluate_molecules(ms, reference_smiles=ref, xyz2mol_metrics=xyz2mol, posebusters=posebusters,
-                             record_errors=errors)
+                             record_errors=errors, reference_environments=ref_env)
     out = out_console()
     out.print(f"{file}: {res.summary['n']} molecules", markup=False, highlight=False)
     t = Table()
@@ -124,7 +125,7 @@ def evaluate(
         v = res.summary[k]
         t.add_row(k, str(v) if k == "n" else f"{v:.4f}")
     out.print(t)
-    out.print(f"novelty reference: {ref_desc}", markup=False, highlight=False)
+    out.print(f"novelty and JSD reference: {ref_desc}", markup=False, highlight=False)
     if res.reasons:
         out.print("invalid or unscorable: " + "; ".join(f"{k}: {v}" for k, v in sorted(res.reasons.items())),
                   markup=False, highlight=False)

@@ -9,12 +9,18 @@
   bond; uniqueness of canonical SMILES among those; connected = valid *and* one fragment under
   the perceived bonds, over all molecules (xyz2mol validity alone accepts e.g. a molecule plus
   a stray H₂, and PoseBusters' ``all_atoms_connected`` only sees the valid ones).
-* **PoseBusters** ``mol_fast`` checks on the xyz2mol-valid molecules (optional extra).
+* **Distributions** (Symphony): Jensen–Shannon divergence (natural log) of the local-environment counts
+  (element + multiset of bonded neighbour elements, e.g. ``C:C2H2``) and of the atom-type counts of the
+  xyz2mol-valid molecules against those of the reference set (:mod:`genmol.eval.environments` has the
+  definition and its sources).
+* **PoseBusters** ``mol_fast`` checks on the xyz2mol-valid molecules (optional extra); the ``bond_lengths``
+  pass rate (Symphony reports it: 98.72 % for its model) is also a metric of its own.
 
 Molecules that cannot be scored (an element outside H/C/N/O/F, no atoms, non-finite
 coordinates, a record the lenient reader could not read) count as unstable and invalid, with the
 reason tallied, never dropped. A fraction whose denominator is zero (no molecules, no atoms, no
-valid molecules) is NaN: undefined, not 0 (the CLI writes it as JSON ``null``).
+valid molecules) is NaN: undefined, not 0 (the CLI writes it as JSON ``null``); so is a metric that was not
+computed (xyz2mol off, no reference, PoseBusters not requested).
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from genmol.data.molecules.rdkit import largest_fragment_smiles, mol_from_orders
 __all__ = ["MoleculeMetrics", "evaluate_molecules", "edm_orders", "METRIC_KEYS"]
 
 METRIC_KEYS = ("atom_stability", "mol_stability", "validity", "uniqueness", "valid_and_unique", "novelty",
-               "xyz2mol_validity", "xyz2mol_uniqueness", "xyz2mol_connected", "n")
+               "xyz2mol_validity", "xyz2mol_uniqueness", "xyz2mol_connected", "local_env_jsd", "atom_type_jsd",
+               "posebusters_bond_lengths", "n")
 
 
 @dataclasses.dataclass
@@ -78,8 +85,20 @@ def edm_orders(ms: MoleculeSet, chunk: int = 2048):
         yield idx, z, bond_order_matrices(pos, z, mask), mask
 
 
+def _divergences(x_mols: list, reference: dict | None) -> dict:
+    """``local_env_jsd`` and ``atom_type_jsd`` of the xyz2mol-valid molecules against ``reference`` (NaN: none)."""
+    from genmol.eval.environments import atom_type_counts, environment_counts, jensen_shannon
+
+    valid = [m for m in x_mols if m is not None]
+    if reference is None or not valid:
+        return {"local_env_jsd": math.nan, "atom_type_jsd": math.nan}
+    return {"local_env_jsd": jensen_shannon(environment_counts(valid), reference["local_environments"]),
+            "atom_type_jsd": jensen_shannon(atom_type_counts(valid), reference["atom_types"])}
+
+
 def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, xyz2mol_metrics: bool = True,
-                       posebusters: bool = False, record_errors: list | None = None) -> MoleculeMetrics:
+                       posebusters: bool = False, record_errors: list | None = None,
+                       reference_environments: dict | None = None) -> MoleculeMetrics:
     """Scores every molecule of ``ms`` (see module docstring).
 
     Args:
@@ -88,6 +107,9 @@ def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, 
         xyz2mol_metrics: also run RDKit ``DetermineBonds``.
         posebusters: also run PoseBusters ``mol_fast`` (needs the ``posebusters`` extra).
         record_errors: per-molecule read errors from a lenient reader (counted invalid, with the reason).
+        reference_environments: ``{"local_environments": counts, "atom_types": counts}`` of the training set
+            (:func:`genmol.eval.reference.reference_environments`) for ``local_env_jsd`` and ``atom_type_jsd``
+            (``None``: both NaN; they also need ``xyz2mol_metrics``).
 
     Returns:
         :class:`MoleculeMetrics`; ``summary["n"]`` is ``len(ms)`` (0 for an empty set, every fraction NaN).
@@ -149,10 +171,13 @@ def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, 
         summary["xyz2mol_connected"] = connected / n if n else math.nan
     else:
         summary["xyz2mol_validity"] = summary["xyz2mol_uniqueness"] = summary["xyz2mol_connected"] = math.nan
+    summary.update(_divergences(x_mols if xyz2mol_metrics else [], reference_environments))
     pb = None
+    summary["posebusters_bond_lengths"] = math.nan
     if posebusters:
         from genmol.eval.posebusters import posebusters_pass_rates
 
         pb = posebusters_pass_rates([m for m in x_mols if m is not None])
+        summary["posebusters_bond_lengths"] = pb["checks"].get("bond_lengths", math.nan)
     summary = {k: (float(v) if k != "n" else int(v)) for k, v in summary.items()}
     return MoleculeMetrics(summary, mol_stable, n_stable, smiles, x_smiles, dict(reasons), pb, x_mols)

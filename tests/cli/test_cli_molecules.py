@@ -24,6 +24,8 @@ def test_evaluate_molecules_json(tmp_path):
     assert set(d) >= {"atom_stability", "mol_stability", "validity", "uniqueness", "valid_and_unique", "novelty",
                       "xyz2mol_validity", "xyz2mol_uniqueness", "xyz2mol_connected", "n"}
     assert d["n"] == 10000 and abs(d["mol_stability"] - 0.6805) < 1e-9 and d["novelty"] is None
+    # not computed: no reference, no xyz2mol bonds, no PoseBusters (undefined -> null, rows still printed)
+    assert d["local_env_jsd"] is None and d["atom_type_jsd"] is None and d["posebusters_bond_lengths"] is None
     assert "0.6805" in out.stdout
 
 
@@ -94,6 +96,7 @@ def test_evaluate_posebusters_json(tmp_path):
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in checks.values())
     # a check's pass rate is a count over n molecules; real QM9 geometries pass, the squeezed bond does not
     assert checks["bond_lengths"] == 6 / 7
+    assert d["posebusters_bond_lengths"] == 6 / 7 and "│ posebusters_bond_lengths │ 0.8571 │" in out.stdout
     assert all(v == 1.0 for k, v in checks.items() if k != "bond_lengths"), checks
     assert pb["all_pass"] == 6 / 7 and pb["all_pass"] <= min(checks.values())
     assert "PoseBusters (7 xyz2mol-valid)" in out.stdout and "bond_lengths 0.857" in out.stdout
