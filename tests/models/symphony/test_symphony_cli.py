@@ -11,7 +11,7 @@ from flax import nnx
 from genmol.io.molecules import read_molecules
 from genmol.models.store import load_model
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def genmol(*args):

@@ -24,7 +24,7 @@ from genmol.eval.molecules import evaluate_molecules
 from genmol.io.molecules import read_molecules
 from genmol.pretrained import pretrained_path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_shipped_model_is_small_and_self_describing():
