@@ -23,6 +23,7 @@ import json
 import math
 import os
 import queue
+import signal
 import threading
 import time
 from pathlib import Path
@@ -142,6 +143,27 @@ def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float, squee
         return {k: v * count for k, v in means.items()}, count
 
     return train_step, eval_step
+
+
+class _StopOnCtrlC:
+    """While training, the first Ctrl-C (SIGINT) only asks the loop to stop after the current step and
+    its checkpoint are complete (interrupting orbax mid-write leaves its threads printing tracebacks);
+    a second Ctrl-C interrupts at once. Installed only in the main thread."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def shard_slots(batch_size: int, num_shards: int) -> list[range]:
@@ -270,6 +292,7 @@ def train_and_evaluate(
     bar = tqdm(total=total, initial=start, disable=not progress, desc="train", unit="step", dynamic_ncols=True)
     t0, n0 = time.perf_counter(), start
     window: dict[str, float] = {}  # metric sums since the last log line
+    stop = _StopOnCtrlC()
     try:
         for _ in range(start, total):
             step, batch = prefetch.get()
@@ -304,13 +327,20 @@ def train_and_evaluate(
                 ckpt.save(done, state)
                 last_saved = done
             bar.update(1)
-    except KeyboardInterrupt:
+            if stop.requested:  # the step and its checkpoint are complete: save where we are and stop
+                if last_saved != done:
+                    ckpt.save(done, state)
+                    last_saved = done
+                raise Interrupted(f"training interrupted at step {done}; its checkpoint is in {ckpt.directory}; "
+                                  "resume the run to continue")
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the step loop's handler
         ckpt.discard_partial()
         last_saved = Checkpointer.latest_in(workdir)
         kept = (f"the last complete checkpoint (step {last_saved}) is in {ckpt.directory}; resume the run to "
                 "continue" if last_saved is not None else "no checkpoint had been saved yet")
         raise Interrupted(f"training interrupted; {kept}") from None
     finally:
+        stop.restore()
         prefetch.close()
         bar.close()
         writer.close()

@@ -76,7 +76,8 @@ def test_scripts_report_user_errors_in_one_sentence():
     out = subprocess.run([sys.executable, "experiments/symphony_qm9/sweep_temperatures.py", "no/such/model",
                           "--pairs", "1,1"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2, out.stderr
-    assert out.stderr.strip() == "error: no/such/model is not a genmol model directory (missing config.json)"
+    assert out.stderr.strip() == ("error: no/such/model is not a genmol model directory (it does not exist; "
+                                  "'genmol export' writes one)")
     out = subprocess.run([sys.executable, "scripts/bench_symphony.py", "--priors-cost", "1", "--checkpoint",
                           "no/such/model"], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "GENMOL_DEBUG": "1"})

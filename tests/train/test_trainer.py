@@ -150,8 +150,8 @@ def test_resume_after_sigkill_gives_identical_losses(tmp_path):
 
 
 def test_ctrl_c_keeps_only_complete_checkpoints_and_resumes(tmp_path):
-    """SIGINT while checkpointing every step: exit 130 with one sentence naming the kept step, no
-    partial checkpoint left, and --resume continues from exactly that step."""
+    """SIGINT while checkpointing every step: the step and its checkpoint finish, exit 130 with one
+    sentence naming the step, no partial checkpoint left, and --resume continues from exactly there."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     run = tmp_path / "run"
     every_step = ["--set", "train.checkpoint_every=1", "--set", "train.log_every=1"]
@@ -165,7 +165,7 @@ def test_ctrl_c_keeps_only_complete_checkpoints_and_resumes(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().count("\n") == 0, err
-    kept = int(err.split("last complete checkpoint (step ")[1].split(")")[0])
+    kept = int(err.split("training interrupted at step ")[1].split(";")[0])
     names = [p.name for p in (run / "checkpoints").iterdir()]
     assert all(n.isdigit() for n in names), names  # no *.orbax-checkpoint-tmp* left behind
     assert max(int(n) for n in names) == kept
