@@ -1,4 +1,10 @@
-"""Train -> export -> load -> sample, through the command line, on the tiny Symphony config."""
+"""Train -> export -> load -> sample, through the command line, on the tiny Symphony config.
+
+Marked ``slow`` (run with ``python -m pytest -m slow``): every test starts the CLI in a new process that
+compiles the model, about 10 minutes for the file on 2 cores, which would push the default run past its
+25-minute budget. The default run keeps the same paths covered more cheaply: sampling through the CLI
+(tests/cli/test_cli_boundaries.py), export and warm start (tests/train/test_export.py, test_warm_start.py).
+"""
 
 import subprocess
 import sys
@@ -10,6 +16,8 @@ from flax import nnx
 
 from genmol.io.molecules import read_molecules
 from genmol.models.store import load_model
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
 
