@@ -39,3 +39,15 @@ def tiny_symphony_config(num_radii: int = 8, res_beta: int = 12, res_alpha: int 
         position_lmax=3, res_beta=res_beta, res_alpha=res_alpha,
         focus_encoder=encoder_config("e3schnet", channels=8, lmax=2, num_interactions=2),
         position_encoder=encoder_config("nequip", channels=8, lmax=3, num_interactions=2)))
+
+
+def padded_batch(graphs: list[Graph]):
+    """``graphs`` padded (with room to spare: 3 node, 5 edge and 1 graph slots) as a jax ``GraphBatch``."""
+    import jax
+    import jax.numpy as jnp
+
+    from genmol.data.graph import Budget, pad_graphs
+
+    n = sum(g.num_nodes for g in graphs)
+    e = sum(g.num_edges for g in graphs)
+    return jax.tree.map(jnp.asarray, pad_graphs(graphs, Budget(n + 3, e + 5, len(graphs) + 1)))

@@ -13,12 +13,12 @@ import pytest
 from flax import nnx
 
 from genmol.config import load_config, read_config_json
-from genmol.data.graph import Budget, Graph, pad_graphs
+from genmol.data.graph import Graph
 from genmol.models.denoiser import PointCloudDenoiser
 from genmol.models.store import load_model
 from genmol.train.export import load_run_model
 from genmol.train.metrics_writer import read_jsonl
-from tests.helpers import ROOT, random_orthogonal
+from tests.helpers import ROOT, padded_batch, random_orthogonal
 
 TEST_CONFIG = ROOT / "configs" / "denoiser" / "test.py"
 
@@ -33,12 +33,6 @@ def _complete_graph(seed: int, n: int, sigma: float, num_species: int = 5) -> Gr
     ii, jj = np.nonzero(~np.eye(n, dtype=bool))
     return Graph((rng.normal(size=(n, 3)) * 1.3).astype(np.float32), rng.integers(0, num_species, n).astype(np.int32),
                  jj.astype(np.int32), ii.astype(np.int32), graph_features={"sigma": np.float32(sigma)})
-
-
-def _batch(graphs):
-    n = sum(g.num_nodes for g in graphs)
-    e = sum(g.num_edges for g in graphs)
-    return jax.tree.map(jnp.asarray, pad_graphs(graphs, Budget(n + 3, e + 5, len(graphs) + 1)))
 
 
 @nnx.jit
@@ -73,7 +67,7 @@ def test_cli_trains_and_exports(tmp_path):
     # the exported model is the run's last checkpoint, and it denoises
     exported, cfg, _ = load_model(out, expect="denoiser")
     from_run = load_run_model(read_config_json(work / "config.json"), work)
-    batch = _batch([_complete_graph(5, 10, 0.5)])
+    batch = padded_batch([_complete_graph(5, 10, 0.5)])
     got = np.asarray(_denoise(exported, batch))
     np.testing.assert_array_equal(got, np.asarray(_denoise(from_run, batch)))
     assert got.shape == (batch.positions.shape[0], 3) and np.all(np.isfinite(got))
@@ -85,7 +79,7 @@ def test_cli_trains_and_exports(tmp_path):
 @pytest.mark.parametrize("reflect", [False, True])
 def test_rotation_and_translation_equivariance(model, graphs, reflect):
     """D(Q y + t_g) = Q D(y) + t_g for Q in O(3) (the output is a 1o vector per atom) and a shift per molecule."""
-    batch = _batch(graphs)
+    batch = padded_batch(graphs)
     out = np.asarray(_denoise(model, batch))
     q = random_orthogonal(11, reflect)
     shifts = np.array([[3.0, -7.0, 11.0], [-5.0, 2.0, 0.5], [0.0, 0.0, 0.0]], np.float32)  # last: the padding graph
@@ -121,8 +115,8 @@ def _permuted(g: Graph, perm: np.ndarray) -> Graph:
 
 def test_permutation_equivariance(model, graphs):
     perms = [np.random.default_rng(i).permutation(g.num_nodes) for i, g in enumerate(graphs)]
-    out = np.asarray(_denoise(model, _batch(graphs)))
-    out_p = np.asarray(_denoise(model, _batch([_permuted(g, p) for g, p in zip(graphs, perms)])))
+    out = np.asarray(_denoise(model, padded_batch(graphs)))
+    out_p = np.asarray(_denoise(model, padded_batch([_permuted(g, p) for g, p in zip(graphs, perms)])))
     n0 = graphs[0].num_nodes
     expected = np.concatenate([out[:n0][perms[0]], out[n0:n0 + graphs[1].num_nodes][perms[1]]])
     np.testing.assert_allclose(out_p[:len(expected)], expected, rtol=0, atol=1e-5)

@@ -3,16 +3,15 @@ translation and any renumbering of its atoms (float32, 1e-5)."""
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
 from genmol.config import load_config
-from genmol.data.graph import Budget, Graph, pad_graphs
+from genmol.data.graph import Graph
 from genmol.models.property import PropertyModel
-from tests.helpers import ROOT, random_molecule_graph, random_orthogonal
+from tests.helpers import ROOT, padded_batch, random_molecule_graph, random_orthogonal
 
 
 @pytest.fixture(scope="module", params=["e3schnet", "nequip"])
@@ -28,12 +27,6 @@ def graphs():
     return [random_molecule_graph(0, n=12), random_molecule_graph(1, n=9)]
 
 
-def _batch(graphs):
-    n = sum(g.num_nodes for g in graphs)
-    e = sum(g.num_edges for g in graphs)
-    return jax.tree.map(jnp.asarray, pad_graphs(graphs, Budget(n + 3, e + 5, len(graphs) + 1)))
-
-
 @nnx.jit
 def _predict(model, batch):
     return model(batch)
@@ -41,7 +34,7 @@ def _predict(model, batch):
 
 @pytest.mark.parametrize("reflect", [False, True])
 def test_invariant_to_rotations_reflections_and_translations(model, graphs, reflect):
-    batch = _batch(graphs)
+    batch = padded_batch(graphs)
     out = np.asarray(_predict(model, batch))[:2]
     assert np.all(np.isfinite(out)) and abs(out[0] - out[1]) > 1e-4  # two different molecules, two predictions
     q = random_orthogonal(7, reflect).astype(np.float32)
@@ -61,19 +54,19 @@ def _permuted(g: Graph, perm: np.ndarray) -> Graph:
 
 
 def test_invariant_to_atom_order(model, graphs):
-    out = np.asarray(_predict(model, _batch(graphs)))[:2]
+    out = np.asarray(_predict(model, padded_batch(graphs)))[:2]
     perms = [np.random.default_rng(10 + i).permutation(g.num_nodes) for i, g in enumerate(graphs)]
-    out_p = np.asarray(_predict(model, _batch([_permuted(g, p) for g, p in zip(graphs, perms)])))[:2]
+    out_p = np.asarray(_predict(model, padded_batch([_permuted(g, p) for g, p in zip(graphs, perms)])))[:2]
     np.testing.assert_allclose(out_p, out, rtol=0, atol=1e-5 * max(1.0, float(np.abs(out).max())))
 
 
 def test_prediction_depends_on_geometry_and_species(model, graphs):
     """The invariance tests are not passed by a constant: moving one atom, or changing one species, changes it."""
     g = graphs[0]
-    out = float(_predict(model, _batch([g]))[0])
+    out = float(_predict(model, padded_batch([g]))[0])
     pos = g.positions.copy()
     pos[0] += np.float32(0.3)
     sp = g.species.copy()
     sp[0] = (sp[0] + 1) % 5
     for changed in (Graph(pos, g.species, g.senders, g.receivers), Graph(g.positions, sp, g.senders, g.receivers)):
-        assert abs(float(_predict(model, _batch([changed]))[0]) - out) > 1e-5
+        assert abs(float(_predict(model, padded_batch([changed]))[0]) - out) > 1e-5
