@@ -1,0 +1,1 @@
+"""Ophiuchus-style protein coarse-graining autoencoder (:mod:`.autoencoder`) and its latent diffusion."""
