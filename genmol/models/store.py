@@ -75,6 +75,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("symphony", "genmol.models.symphony.task:SymphonyTask", "genmol.models.symphony.model:SymphonyModel",
            "Symphony-style autoregressive 3D molecule generator", pretrained="symphony_qm9",
            command="genmol sample molecules", settings="genmol.models.symphony.settings:SamplingSettings"),
+    Family("ophiuchus", "genmol.models.ophiuchus.task:AutoencoderTask",
+           "genmol.models.ophiuchus.autoencoder:Autoencoder",
+           "Ophiuchus-style all-atom protein coarse-graining autoencoder", pretrained="ophiuchus_proteins",
+           command="genmol reconstruct protein"),
 )}
 
 
