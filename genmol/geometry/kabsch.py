@@ -6,17 +6,20 @@ clouds (a single point, collinear, planar, symmetric, all-masked padding) give f
 values and finite gradients: the rotation's derivative uses the stable rule
 ``dR = U A V^T, A_ij = (P_ij - P_ji) / (s_i + s_j)`` (``P = U^T dM V``, proper SVD)
 instead of differentiating ``jnp.linalg.svd``, which is NaN at repeated singular values.
+
+:func:`kabsch_np` is the same fit in numpy (float64, no gradient) for metrics and data pipelines.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from genmol.geometry.rotations import proper_svd
 
 __all__ = ["weighted_centroid", "cross_covariance", "rotation_from_covariance", "kabsch", "kabsch_align",
-           "aligned_rmsd"]
+           "aligned_rmsd", "kabsch_np"]
 
 
 def _weights(x: jax.Array, weights: jax.Array | None, mask: jax.Array | None) -> jax.Array:
@@ -93,3 +96,34 @@ def aligned_rmsd(x: jax.Array, y: jax.Array, weights=None, mask=None, eps: float
     total = jnp.sum(w, -1)
     msd = jnp.sum(w * d2, -1) / jnp.where(total > 0, total, 1.0)
     return jnp.sqrt(msd + eps)
+
+
+def kabsch_np(x, y, weights=None, mask=None) -> tuple[np.ndarray, np.ndarray]:
+    """Numpy :func:`kabsch`: rotation and translation aligning ``x`` onto ``y`` (float64).
+
+    Args:
+        x, y: ``[..., N, 3]`` point clouds, Å.
+        weights: optional ``[..., N]`` non-negative weights.
+        mask: optional ``[..., N]`` bool; False entries are ignored.
+
+    Returns:
+        ``R [..., 3, 3]`` (det +1) and ``t [..., 3]`` with ``y_n ≈ R x_n + t``. Clouds with zero total weight
+        give the identity and the zero translation; one or two points, or collinear clouds, give one of the
+        optimal rotations (any is optimal there).
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    w = np.ones(x.shape[:-1]) if weights is None else np.broadcast_to(np.asarray(weights, np.float64), x.shape[:-1])
+    if mask is not None:
+        w = np.where(mask, w, 0.0)
+    total = w.sum(-1, keepdims=True)
+    safe = np.where(total > 0, total, 1.0)
+    mx = (w[..., None] * x).sum(-2) / safe
+    my = (w[..., None] * y).sum(-2) / safe
+    m = np.einsum("...n,...ni,...nj->...ij", w, y - my[..., None, :], x - mx[..., None, :])
+    u, _, vt = np.linalg.svd(m)
+    d = np.sign(np.linalg.det(u @ vt))
+    d = np.where(d == 0, 1.0, d)
+    u[..., :, 2] *= d[..., None]
+    r = u @ vt
+    t = my - np.einsum("...ij,...j->...i", r, mx)
+    return r, t
