@@ -19,9 +19,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from genmol.data.proteins import chemistry as ch
 from genmol.data.proteins import residues as rc
 
-__all__ = ["flip_relabel", "vector_map_loss", "position_loss", "squared_error", "huber"]
+__all__ = ["flip_relabel", "vector_map_loss", "position_loss", "squared_error", "huber", "linked",
+           "bond_length_loss", "bond_angle_loss", "clash_loss"]
 
 
 def huber(x: jax.Array, delta: float = 1.0) -> jax.Array:
@@ -77,3 +79,97 @@ def squared_error(pred: jax.Array, target: jax.Array, atom_mask: jax.Array) -> t
     se = jnp.sum(jnp.where(atom_mask[..., None], (pred - target) ** 2, 0.0), axis=(-3, -2, -1))
     return se, jnp.sum(atom_mask, axis=(-2, -1)).astype(se.dtype)
 
+
+
+def linked(aatype: jax.Array, residue_mask: jax.Array, residue_index: jax.Array) -> jax.Array:
+    """``[..., L − 1]`` bool: residue ``i`` is peptide-bonded to ``i + 1`` (both present, consecutive author
+    numbers, a type pair that can link), the chain-break rule of :mod:`genmol.eval.proteins`."""
+    valid = jnp.asarray(ch.LINK_VALID)[aatype[..., :-1], aatype[..., 1:]]
+    return valid & residue_mask[..., :-1] & residue_mask[..., 1:] & (residue_index[..., 1:] == residue_index[..., :-1] + 1)
+
+
+def _gather(x: jax.Array, slots: jax.Array) -> jax.Array:
+    """``x [..., L, S, *f]``, ``slots [..., L, K]`` (``-1`` allowed) -> ``[..., L, K, *f]``."""
+    idx = jnp.maximum(slots, 0)
+    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - slots.ndim)), axis=slots.ndim - 1)
+
+
+def _angle(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
+    """Angle at ``b`` (radians) of points ``[..., 3]``; ``atan2(|u × v|, u · v)`` keeps gradients finite."""
+    u, v = a - b, c - b
+    return jnp.arctan2(jnp.sqrt(jnp.sum(jnp.cross(u, v) ** 2, axis=-1) + 1e-12), jnp.sum(u * v, axis=-1))
+
+
+def _masked_mean(values: list[jax.Array], masks: list[jax.Array]) -> jax.Array:
+    axes = lambda x: tuple(range(x.ndim - 2, x.ndim))  # noqa: E731 (the [L, K] axes of each term)
+    total = sum(jnp.sum(jnp.where(m, v, 0.0), axis=axes(v)) for v, m in zip(values, masks))
+    count = sum(jnp.sum(m, axis=axes(m)) for m in masks)
+    return total / jnp.maximum(count, 1)
+
+
+def bond_length_loss(pred: jax.Array, aatype: jax.Array, atom_mask: jax.Array, residue_mask: jax.Array,
+                     residue_index: jax.Array) -> jax.Array:
+    """Mean squared deviation (Å²) of every present bond from its ideal length: the intra-residue bonds of
+    :data:`~genmol.data.proteins.chemistry.BONDS` and the peptide bonds C(i)–N(i+1) of linked residues.
+    ``pred [..., L, 14, 3]`` -> ``[...]``."""
+    slots = jnp.asarray(ch.BONDS)[aatype]  # [..., L, NB, 2]
+    a, b = _gather(pred, slots[..., 0]), _gather(pred, slots[..., 1])
+    ok = (slots[..., 0] >= 0) & _gather(atom_mask, slots[..., 0]) & _gather(atom_mask, slots[..., 1])
+    intra = (jnp.sqrt(jnp.sum((a - b) ** 2, axis=-1) + 1e-12) - jnp.asarray(ch.BOND_LENGTHS)[aatype]) ** 2
+    link = linked(aatype, residue_mask, residue_index) & atom_mask[..., :-1, rc.C_SLOT] & atom_mask[..., 1:, rc.N_SLOT]
+    cn = jnp.sqrt(jnp.sum((pred[..., :-1, rc.C_SLOT, :] - pred[..., 1:, rc.N_SLOT, :]) ** 2, axis=-1) + 1e-12)
+    pept = (cn - ch.PEPTIDE_BOND_LENGTH) ** 2
+    return _masked_mean([intra, pept[..., None]], [ok, link[..., None]])
+
+
+def bond_angle_loss(pred: jax.Array, aatype: jax.Array, atom_mask: jax.Array, residue_mask: jax.Array,
+                    residue_index: jax.Array) -> jax.Array:
+    """Mean squared deviation (rad²) of every present bond angle from its ideal value: the intra-residue angles of
+    :data:`~genmol.data.proteins.chemistry.ANGLES` and the three angles around each peptide bond
+    (:data:`~genmol.data.proteins.chemistry.LINK_ANGLES`). ``pred [..., L, 14, 3]`` -> ``[...]``."""
+    slots = jnp.asarray(ch.ANGLES)[aatype]  # [..., L, NA, 3]
+    pts = [_gather(pred, slots[..., k]) for k in range(3)]
+    ok = slots[..., 0] >= 0
+    for k in range(3):
+        ok = ok & _gather(atom_mask, slots[..., k])
+    intra = (_angle(*pts) - jnp.asarray(ch.ANGLE_VALUES)[aatype]) ** 2
+    link = linked(aatype, residue_mask, residue_index)
+    values, masks = [intra], [ok]
+    for triple, ideal in zip(ch.LINK_ANGLES, ch.LINK_ANGLE_VALUES):
+        pts, ok = [], link
+        for offset, slot in triple:
+            pts.append(pred[..., offset:pred.shape[-3] - 1 + offset, slot, :])
+            ok = ok & atom_mask[..., offset:atom_mask.shape[-2] - 1 + offset, slot]
+        values.append(((_angle(*pts) - float(ideal)) ** 2)[..., None])
+        masks.append(ok[..., None])
+    return _masked_mean(values, masks)
+
+
+def clash_loss(pred: jax.Array, aatype: jax.Array, atom_mask: jax.Array, residue_mask: jax.Array,
+               residue_index: jax.Array, tolerance: float = 0.4) -> jax.Array:
+    """Van der Waals overlap per residue (Å): ``Σ relu(r_a + r_b − tolerance − d_ab)`` over heavy-atom pairs in
+    different residues, leaving out pairs within three bonds through a peptide link
+    (:data:`~genmol.data.proteins.chemistry.LINK_EXCLUDED`) and CYS SG–SG pairs (disulfides), divided by the
+    number of residues — the clash count of :mod:`genmol.eval.proteins` made smooth. ``[..., L, 14, 3] -> [...]``."""
+    shape = pred.shape[:-3]
+    length, s = pred.shape[-3], pred.shape[-2]
+    n = length * s
+    x = pred.reshape(shape + (n, 3))
+    m = atom_mask.reshape(shape + (n,))
+    radius = jnp.asarray(ch.VDW_RADII)[aatype].reshape(shape + (n,))
+    res = jnp.repeat(jnp.arange(length), s)
+    d = jnp.sqrt(jnp.sum((x[..., :, None, :] - x[..., None, :, :]) ** 2, axis=-1) + 1e-12)
+    pair = m[..., :, None] & m[..., None, :] & (res[:, None] != res[None, :])
+    # Exclusions through peptide links, placed on the (i, i+1) and (i+1, i) blocks.
+    link = linked(aatype, residue_mask, residue_index)
+    excl = jnp.asarray(ch.LINK_EXCLUDED)[aatype[..., :-1], aatype[..., 1:]] & link[..., None, None]  # [..., L-1, S, S]
+    block = jnp.zeros(shape + (length, length, s, s), bool)
+    i = jnp.arange(length - 1)
+    block = block.at[..., i, i + 1, :, :].set(excl)
+    block = block.at[..., i + 1, i, :, :].set(jnp.swapaxes(excl, -1, -2))
+    block = jnp.moveaxis(block, -2, -3).reshape(shape + (n, n))
+    sg = ((aatype == rc.RESIDUE_INDEX["CYS"])[..., :, None] & (jnp.arange(s) == 5)).reshape(shape + (n,))
+    pair = pair & ~block & ~(sg[..., :, None] & sg[..., None, :])
+    overlap = jax.nn.relu(radius[..., :, None] + radius[..., None, :] - tolerance - d)
+    total = 0.5 * jnp.sum(jnp.where(pair, overlap, 0.0), axis=(-2, -1))
+    return total / jnp.maximum(jnp.sum(residue_mask, axis=-1), 1)

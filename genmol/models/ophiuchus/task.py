@@ -20,7 +20,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 from flax import nnx
 
@@ -46,10 +45,9 @@ def reconstruction_loss(model: Autoencoder, batch: ProteinBatch, weights: ml_col
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch.aatype)
     nres = jnp.maximum(jnp.sum(batch.residue_mask, axis=-1), 1)
     out["cross_entropy"] = jnp.sum(jnp.where(batch.residue_mask, ce, 0.0), axis=-1) / nres
-    for name in ("bond", "angle", "clash"):
+    for name, fn in (("bond", sl.bond_length_loss), ("angle", sl.bond_angle_loss), ("clash", sl.clash_loss)):
         if float(weights.get(name, 0.0)):
-            out[name] = getattr(sl, f"{name}_loss")(pred, batch.aatype, mask, batch.residue_mask,
-                                                      batch.residue_index)
+            out[name] = fn(pred, batch.aatype, mask, batch.residue_mask, batch.residue_index)
     out["loss"] = sum(float(weights[k]) * v for k, v in out.items() if k in weights)
     se, n = sl.squared_error(pred, target, mask)
     out["rmsd"] = jnp.sqrt(se / jnp.maximum(n, 1))
@@ -101,5 +99,3 @@ class AutoencoderTask:
         return reconstruction_loss(model, batch, ml_collections.ConfigDict(weights),
                                    float(self.config.loss.get("max_radius", 32.0)))
 
-
-_ = np
