@@ -34,10 +34,11 @@ def get_config() -> ml_collections.ConfigDict:
         num_basis=4,
     ))
     # Units: vector_map and position Å-Huber, cross_entropy nats, bond Å², angle rad², clash Å of overlap per residue.
-    c.loss = ml_collections.ConfigDict(dict(vector_map=5.0, position=1.0, cross_entropy=1.0, bond=20.0, angle=10.0,
-                                            clash=5.0, max_radius=32.0))
+    # The clash term costs as much as the vector map (all atom pairs); 0 leaves it out (clashes are still measured).
+    c.loss = ml_collections.ConfigDict(dict(vector_map=5.0, position=1.0, cross_entropy=1.0, bond=10.0, angle=5.0,
+                                            clash=0.0, max_radius=32.0))
     c.optim = optim_config(name="adam", learning_rate=2e-3, schedule="warmup_cosine", warmup_steps=200,
                            grad_clip=1.0)
-    c.train = ml_collections.ConfigDict(dict(steps=12000, batch_size=8, log_every=50, checkpoint_every=500,
+    c.train = ml_collections.ConfigDict(dict(steps=10000, batch_size=8, log_every=50, checkpoint_every=500,
                                              keep_checkpoints=2, eval_every=1000, ema_decay=0.999))
     return c

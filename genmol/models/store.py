@@ -79,6 +79,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "genmol.models.ophiuchus.autoencoder:Autoencoder",
            "Ophiuchus-style all-atom protein coarse-graining autoencoder", pretrained="ophiuchus_proteins",
            command="genmol reconstruct protein"),
+    Family("protein_diffusion", "genmol.models.ophiuchus.latent_task:LatentDiffusionTask",
+           "genmol.models.ophiuchus.latent_diffusion:LatentDiffusion",
+           "latent diffusion of new proteins in the autoencoder's latent space", pretrained="protein_diffusion",
+           command="genmol sample proteins"),
 )}
 
 

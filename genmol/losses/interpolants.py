@@ -1,0 +1,125 @@
+"""Interpolants between two point distributions, their training targets, and the integrators that sample them.
+
+Shared by every flow/diffusion model of genmol (latent diffusion of proteins from Gaussian noise; jump
+simulators from the current MD frame). Time ``t ∈ [0, 1]`` runs from the source ``x₀`` to the data ``x₁``.
+
+* ``"flow"`` — flow matching on the straight path ``x_t = (1 − t) x₀ + t x₁`` (rectified flow; DeepJump with
+  ``x₀`` the noised current frame). The network predicts ``x̂₁``; the velocity is
+  ``v = (x̂₁ − x_t) / (1 − t)``; sampling integrates the ODE ``dx = v dt`` (:func:`integrate`).
+* ``"stochastic"`` — the two-sided stochastic interpolant ``x_t = (1 − t) x₀ + t x₁ + γ(t) z``,
+  ``γ(t) = sqrt(t (1 − t))`` (EquiJump). The network predicts ``x̂₁`` and ``ẑ``; the drift is
+  ``b = x̂₁ − x₀ + γ̇(t) ẑ`` where ``x₀`` is the known source; sampling integrates the SDE
+  ``dX = [b − (ε / γ) ẑ] dt + sqrt(2 ε) dW`` (noise only for ``0.1 < t < 0.9``; notes/proteins.md §2).
+
+Alignment: for ``x₀`` Gaussian noise, ``x_t = t x₁ + (1 − t) x₀`` is a variance-preserving noising of ``x₁``
+with signal scale ``α = t`` and noise ``σ = 1 − t`` (plus ``γ`` for the stochastic path), so the clean target
+can be rotated into ``x_t``'s frame by :func:`genmol.losses.alignment.denoising_target` (Kabsch or the exact
+matrix-Fisher posterior mean): :func:`alignment_scales` gives ``(σ, α)``.
+
+Shapes: point sets ``[..., N, 3]``, times ``[...]`` (broadcast against the leading axes).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from genmol.errors import ConfigError
+
+__all__ = ["PATHS", "check_path", "sample_time", "interpolate", "gamma", "alignment_scales", "velocity",
+           "integrate"]
+
+PATHS = ("flow", "stochastic")
+
+
+def check_path(path: str) -> None:
+    if path not in PATHS:
+        raise ConfigError(f"unknown interpolant {path!r}; choose one of {PATHS}")
+
+
+def gamma(t: jax.Array, path: str) -> tuple[jax.Array, jax.Array]:
+    """``γ(t)`` and ``γ̇(t)`` of the path (0 for ``"flow"``)."""
+    if path == "flow":
+        return jnp.zeros_like(t), jnp.zeros_like(t)
+    g = jnp.sqrt(jnp.clip(t * (1 - t), 1e-8))
+    return g, (1 - 2 * t) / (2 * g)
+
+
+def sample_time(key: jax.Array, shape: tuple[int, ...], t_min: float = 1e-3, t_max: float = 1 - 1e-3) -> jax.Array:
+    """Uniform training times on ``[t_min, t_max]``."""
+    return jax.random.uniform(key, shape, minval=t_min, maxval=t_max)
+
+
+def _bt(t: jax.Array, x: jax.Array) -> jax.Array:
+    return jnp.reshape(t, jnp.shape(t) + (1,) * (x.ndim - jnp.ndim(t)))
+
+
+def interpolate(x0: jax.Array, x1: jax.Array, t: jax.Array, path: str, z: jax.Array | None = None) -> jax.Array:
+    """``x_t`` of the path; ``z`` (same shape as ``x0``) is the interpolant noise of the stochastic path."""
+    check_path(path)
+    tb = _bt(t, x0)
+    xt = (1 - tb) * x0 + tb * x1
+    if path == "stochastic":
+        xt = xt + _bt(gamma(t, path)[0], x0) * z
+    return xt
+
+
+def alignment_scales(t: jax.Array, path: str) -> tuple[jax.Array, jax.Array]:
+    """``(σ, α)`` of ``x_t`` seen as ``α x₁ + σ ε`` when ``x₀`` is standard Gaussian noise."""
+    g = gamma(t, path)[0]
+    return jnp.sqrt((1 - t) ** 2 + g**2), t
+
+
+def velocity(xt: jax.Array, x1_hat: jax.Array, t: jax.Array, t_max: float = 1 - 1e-3) -> jax.Array:
+    """Flow-matching velocity ``(x̂₁ − x_t) / (1 − t)`` (``t`` capped at ``t_max``)."""
+    return (x1_hat - xt) / _bt(1 - jnp.minimum(t, t_max), xt)
+
+
+def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: jax.Array | None = None,
+              epsilon: float = 1.0, project: Callable | None = None, noise_window=(0.1, 0.9)):
+    """Integrates from ``t = 0`` (the source ``x0``) to ``t = 1``.
+
+    Args:
+        predict: ``predict(x_t, t) -> (x̂₁, ẑ or None)`` for a pytree ``x_t`` like ``x0``; ``t`` a scalar.
+        x0: the source, a pytree of arrays.
+        num_steps: Euler (ODE) or Euler–Maruyama (SDE) steps on a uniform grid.
+        path: ``"flow"`` (ODE) or ``"stochastic"`` (SDE with diffusion ``epsilon``).
+        key: PRNG key for the SDE noise (required for ``"stochastic"``).
+        project: optional ``project(x) -> x`` applied after every step (re-centring, re-masking padded slots).
+
+    Returns:
+        the sample at ``t = 1``: the last step moves straight to the prediction ``x̂₁``.
+    """
+    check_path(path)
+    if path == "stochastic" and key is None:
+        raise ConfigError("the stochastic interpolant needs a PRNG key to sample")
+    ts = jnp.linspace(0.0, 1.0, num_steps + 1)
+    project = project or (lambda x: x)
+
+    def step(carry, i):
+        x, k = carry
+        t, dt = ts[i], ts[i + 1] - ts[i]
+        x1_hat, z_hat = predict(x, t)
+        last = i == num_steps - 1
+        if path == "flow":
+            new = jax.tree.map(lambda a, b: a + dt * velocity(a, b, t), x, x1_hat)
+        else:
+            g, gdot = gamma(t, path)
+            k, sub = jax.random.split(k)
+            leaves, tree = jax.tree.flatten(x)
+            keys = jax.tree.unflatten(tree, list(jax.random.split(sub, len(leaves))))
+            on = (t > noise_window[0]) & (t < noise_window[1])
+            eps = jnp.where(on, epsilon, 0.0)
+
+            def sde(a, a1, a0, zh, kk):
+                drift = a1 - a0 + gdot * zh - (eps / g) * zh
+                return a + dt * drift + jnp.sqrt(2 * eps * dt) * jax.random.normal(kk, a.shape, a.dtype)
+
+            new = jax.tree.map(sde, x, x1_hat, x0, z_hat, keys)
+        new = jax.tree.map(lambda a, b: jnp.where(last, b, a), new, x1_hat)
+        return (project(new), k), None
+
+    (x, _), _ = jax.lax.scan(step, (x0, key if key is not None else jax.random.key(0)), jnp.arange(num_steps))
+    return x

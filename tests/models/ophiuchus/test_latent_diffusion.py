@@ -1,0 +1,125 @@
+"""Latent diffusion of proteins: the denoiser's symmetries, the training loss and sampling."""
+
+from pathlib import Path
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from genmol.config import load_config
+from genmol.models.store import build_model, load_model, save_model
+from helpers import ROOT, random_orthogonal
+
+
+@pytest.fixture(scope="module")
+def tiny_autoencoder(tmp_path_factory) -> Path:
+    c = load_config(ROOT / "configs/ophiuchus/test.py")
+    m = build_model(c)
+    path = tmp_path_factory.mktemp("ae") / "model"
+    save_model(c, nnx.to_pure_dict(nnx.state(m, nnx.Param)), path, {"note": "random weights for tests"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def task(tiny_autoencoder):
+    from genmol.models.ophiuchus.latent_task import LatentDiffusionTask
+
+    c = load_config(ROOT / "configs/ophiuchus/latent_diffusion_test.py", [f"data.autoencoder={tiny_autoencoder}"])
+    return LatentDiffusionTask(c)
+
+
+@pytest.fixture(scope="module")
+def model(task):
+    return task.create_model(nnx.Rngs(0))
+
+
+def test_task_fills_the_config_from_the_autoencoder(task):
+    mc = task.config.model
+    assert mc.latent_irreps == "4x0e + 4x1o" and mc.residues_per_node == 4
+    assert len(mc.feature_scale) == 8 and all(s > 0 for s in mc.feature_scale)
+    # Normalised latents: unit RMS per channel over real nodes, scalars centred.
+    f = task.features[task.mask]
+    np.testing.assert_allclose(np.sqrt(np.mean(f[:, :4] ** 2, 0)), 1.0, rtol=1e-3)
+    np.testing.assert_allclose(np.mean(f[:, :4], 0), 0.0, atol=1e-3)
+    assert task.features.shape[1] == 12  # 48 residues / 4
+
+
+def test_model_holds_the_autoencoder_weights(task, model, tiny_autoencoder):
+    ae, _, _ = load_model(tiny_autoencoder, expect="ophiuchus")
+    a = jax.tree.leaves(nnx.state(ae, nnx.Param))
+    b = jax.tree.leaves(nnx.state(model.autoencoder, nnx.Param))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+_denoise = nnx.jit(lambda m, *a: m.denoiser(*a))
+
+
+def test_denoiser_is_o3_equivariant_translation_equivariant_and_padding_invariant(task, model):
+    rng = np.random.default_rng(0)
+    b = task.train_batch(0, range(2))
+    f, p, m = jnp.asarray(b.features), jnp.asarray(b.positions), jnp.asarray(b.mask)
+    t = jnp.array([0.3, 0.8])
+    f1, p1, _, _ = _denoise(model, f, p, m, t)
+    q = jnp.asarray(random_orthogonal(rng, True), jnp.float32)
+    irreps = e3nn.Irreps(task.config.model.latent_irreps)
+    rot = lambda x: e3nn.IrrepsArray(irreps, x).transform_by_matrix(q).array  # noqa: E731
+    f2, p2, _, _ = _denoise(model, rot(f), p @ q.T + jnp.array([1.0, -2.0, 0.5]), m, t)
+    np.testing.assert_allclose(f2, rot(f1), atol=2e-4)
+    np.testing.assert_allclose(jnp.where(m[..., None], p2 - jnp.array([1.0, -2.0, 0.5]), 0), p1 @ q.T, atol=2e-4)
+    # Two more padding nodes with garbage change nothing on the real ones.
+    pad = lambda x, v: jnp.concatenate([x, jnp.full(x.shape[:1] + (2,) + x.shape[2:], v, x.dtype)], 1)  # noqa: E731
+    f3, p3, _, _ = _denoise(model, pad(f, 7.0), pad(p, 9.0), pad(m, False), t)
+    np.testing.assert_allclose(f3[:, :-2], f1, atol=1e-5)
+    np.testing.assert_allclose(p3[:, :-2], p1, atol=1e-5)
+
+
+def test_loss_is_finite_and_alignment_changes_the_target(task, model):
+    batch = jax.tree.map(jnp.asarray, task.train_batch(3, range(2)))
+
+    @nnx.jit
+    def loss_and_grads(m, b):
+        return nnx.value_and_grad(lambda m: (jnp.mean(task.loss(m, b, jax.random.key(0))["loss"]),
+                                             task.loss(m, b, jax.random.key(0))), has_aux=True)(m)
+
+    (_, out), grads = loss_and_grads(model, batch)
+    assert set(out) >= {"loss", "position_mse", "feature_mse"}
+    assert np.all(np.isfinite(out["loss"]))
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+    task.config.model.target_alignment = "none"
+    try:
+        plain = nnx.jit(lambda m, b: task.loss(m, b, jax.random.key(0)))(model, batch)
+    finally:
+        task.config.model.target_alignment = "fisher"
+    assert not np.allclose(plain["position_mse"], out["position_mse"])
+
+
+def test_batches_are_a_function_of_step_and_slot(task):
+    a = task.train_batch(5, range(0, 4))
+    b = task.train_batch(5, range(2, 4))
+    np.testing.assert_array_equal(a.positions[2:], b.positions)
+    np.testing.assert_array_equal(a.t[2:], b.t)
+
+
+def test_sampling_is_deterministic_and_independent_of_batching(model):
+    from genmol.models.ophiuchus.sample import sample_proteins
+
+    # One compiled shape (batch 4, one length bucket): the three together, then the second alone.
+    a = sample_proteins(model, [16, 9, 13], seed=3, batch_size=4)
+    assert [p.num_residues for p in a] == [16, 9, 13]
+    for x in a:
+        assert np.all(np.isfinite(x.positions)) and x.atom_mask[:, 1].all()
+    alone = sample_proteins(model, [16, 9], seed=3, batch_size=4)  # request 1 is the same request
+    np.testing.assert_allclose(alone[1].positions, a[1].positions, atol=1e-4)
+    other = sample_proteins(model, [16], seed=4, batch_size=4)
+    assert not np.allclose(other[0].positions, a[0].positions)
+
+
+def test_sampling_rejects_bad_lengths(model):
+    from genmol.errors import GenmolError
+    from genmol.models.ophiuchus.sample import sample_proteins
+
+    with pytest.raises(GenmolError, match="2..1024"):
+        sample_proteins(model, [1])
