@@ -223,7 +223,7 @@ def reconstruct(
     view_out: Optional[Path] = typer.Option(None, "--view", help="Write an HTML page with each reconstruction "
                                                                  "over its input here."),
     batch: int = typer.Option(8, "--batch", help="Chains encoded and decoded together (memory grows with it; "
-                                                 "results do not depend on it)."),
+                                                 "results depend on it only by float rounding)."),
     skip_unreadable: bool = typer.Option(False, "--skip-unreadable",
                                          help="Skip structures that cannot be read (reported), instead of stopping."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
@@ -416,6 +416,8 @@ _REASONS = (("is empty", "empty file"), ("holds no protein residues", "no protei
 
 def _reason(message: str) -> str:
     """A short category of an error sentence, for tallies."""
+    if message.startswith("the reference of "):
+        return "unreadable reference"
     for pattern, reason in _REASONS:
         if pattern in message:
             return reason
@@ -464,43 +466,41 @@ def evaluate(
     ensemble: bool = typer.Option(False, "--ensemble", help="Also the set metrics: pooled secondary structure, Rg "
                                                             "scaling, diversity (pairwise TM-align), novelty against "
                                                             "a reference directory."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ):
     """Chemistry and shape of protein structures (bond lengths and angles, peptide bonds, Cα spacing, clashes,
     Rg, P-SEA secondary structure); with --reference also RMSD, GDT, lDDT, TM-score and recovery. Mean ± std
     over the structures; unreadable structures are counted by reason."""
-    from genmol.eval.proteins import RECONSTRUCTION_KEYS, STRUCTURE_KEYS, reconstruction_metrics, structure_metrics
+    from genmol.eval.proteins import RECONSTRUCTION_KEYS, STRUCTURE_KEYS, structure_metrics
 
     is_dir, files = _structure_files(input)
     matched, no_reference = _match_references(files, reference) if reference is not None else ({}, {})
-    proteins, errors = _read(files, lenient=is_dir)
     per: dict[str, dict] = {}
-    for f, p in proteins.items():
-        try:
-            per[str(f)] = {"structure": structure_metrics(p)}
-        except GenmolError as e:
-            errors[f] = str(e)
+    ref_cache: dict[Path, object] = {}
+    compare_keys = [k for k in RECONSTRUCTION_KEYS if k not in STRUCTURE_KEYS]
+    uncompared: dict[str, str] = {}
+    if reference is not None and not reference.is_dir():
+        from genmol.io.structures import read_structure
+
+        ref_cache[reference] = read_structure(reference)  # one reference for all: unreadable is an error
+    with _progress(is_dir and not no_progress) as bar:
+        task = bar.add_task("reading", total=len(files))
+        proteins, errors = _read(files, lenient=is_dir, progress=lambda: bar.advance(task))
+        bar.update(task, description="scoring", completed=0, total=len(proteins))
+        for f, p in proteins.items():
+            try:
+                per[str(f)] = {"structure": structure_metrics(p)}
+            except GenmolError as e:
+                errors[f] = str(e)
+            if str(f) in per and f in no_reference:
+                uncompared[str(f)] = no_reference[f]
+            elif str(f) in per and f in matched:
+                uncompared.update(_compare(f, p, matched[f], ref_cache, per[str(f)], compare_keys))
+            bar.advance(task)
     scored = [f for f in proteins if str(f) in per]
     if not scored:
         raise GenmolError(f"none of the {len(files)} structure files in {input} could be scored "
                           f"({_tally_text(_tally(errors))})")
-    compare_keys = [k for k in RECONSTRUCTION_KEYS if k not in STRUCTURE_KEYS]
-    uncompared = {str(f): no_reference[f] for f in scored if f in no_reference}
-    ref_cache: dict[Path, object] = {}
-    if reference is not None:
-        from genmol.io.structures import read_structure
-
-        for f in scored:
-            if f not in matched:
-                continue
-            r = matched[f]
-            try:
-                if r not in ref_cache:
-                    ref_cache[r] = read_structure(r)
-                m = reconstruction_metrics(proteins[f], ref_cache[r])
-                per[str(f)]["comparison"] = {k: m[k] for k in compare_keys}
-                per[str(f)]["reference"] = str(r)
-            except GenmolError as e:
-                uncompared[str(f)] = str(e)
     summary = {"structure": {k: _stats([per[str(f)]["structure"][k] for f in scored]) for k in STRUCTURE_KEYS}}
     compared = [f for f in scored if "comparison" in per[str(f)]]
     if reference is not None:
@@ -509,7 +509,10 @@ def evaluate(
     if ensemble:
         from genmol.eval.proteins import ensemble_metrics
 
-        refs = list(ref_cache.values()) if reference is not None and reference.is_dir() else None
+        refs = None
+        if reference is not None and reference.is_dir():  # novelty against the whole reference set
+            known, _ = _read([r for r in _structure_files(reference)[1] if r not in ref_cache], lenient=True)
+            refs = list(ref_cache.values()) + list(known.values())
         ens = ensemble_metrics([proteins[f] for f in scored], reference=refs or None)
     _print_evaluation(input, len(files), len(scored), summary, ens, errors, uncompared, reference, len(compared))
     if json_out is not None:
@@ -524,6 +527,25 @@ def evaluate(
         if ens is not None:
             payload["ensemble"] = ens
         atomic_write_text(json_out, json.dumps(_json_safe(payload), indent=2) + "\n")
+
+
+def _compare(f: Path, protein, ref_path: Path, cache: dict, row: dict, keys: list[str]) -> dict[str, str]:
+    """Adds the comparison with the reference to ``row``; ``{file: sentence}`` if there is none."""
+    from genmol.eval.proteins import reconstruction_metrics
+    from genmol.io.structures import read_structure
+
+    try:
+        if ref_path not in cache:
+            cache[ref_path] = read_structure(ref_path)
+    except GenmolError as e:
+        return {str(f): f"the reference of {f.name}: {e}"}
+    try:
+        m = reconstruction_metrics(protein, cache[ref_path])
+    except GenmolError as e:
+        return {str(f): str(e)}
+    row["comparison"] = {k: m[k] for k in keys}
+    row["reference"] = str(ref_path)
+    return {}
 
 
 def _print_evaluation(input, n_files, n_scored, summary, ens, errors, uncompared, reference, n_compared) -> None:
@@ -578,10 +600,14 @@ def view(
     """Write an HTML page showing molecules (ball and stick, SMILES, validity) or proteins (ribbon and sticks)
     in 3D."""
     if not (file.is_dir() or _is_structure(file)):
+        from genmol.cli import molecules
+        from genmol.io.molecules import FORMATS
+
+        if file.suffix.lower() not in FORMATS:
+            raise GenmolError(f"{file}: unsupported file type {file.suffix or '(none)'!r}; use molecules "
+                              f"({', '.join(FORMATS)}) or protein structures ({', '.join(STRUCTURE_SUFFIXES)})")
         if overlay is not None:
             raise GenmolError("--overlay applies to protein structures only")
-        from genmol.cli import molecules
-
         return molecules.view(file, out, limit)
     from genmol.viz.proteins_html import Panel, write_proteins_html
 

@@ -327,3 +327,32 @@ def test_view_protein_file_directory_and_overlay(capsys, tmp_path):
     assert code == 0 and "1l2y.bcif" in (tmp_path / "o.html").read_text()
     code, _, err = run(capsys, "view", FIXTURES / "set", "--out", tmp_path / "x.html", "--max", 0)
     assert code == 2 and "--max 0" in err and not (tmp_path / "x.html").exists()
+
+
+def test_evaluate_set_metrics_and_one_reference_for_all(capsys, tmp_path):
+    code, out, err = run(capsys, "evaluate", "proteins", FIXTURES / "set", "--reference", FIXTURES / "set",
+                         "--ensemble", "--json", tmp_path / "e.json")
+    assert code == 0, err
+    ens = json.loads((tmp_path / "e.json").read_text())["ensemble"]
+    assert ens["num_structures"] == 3 and ens["novelty_tm"] == pytest.approx(1.0, abs=1e-3)
+    assert 0 < ens["diversity_tm"] < 1 and "set metrics" in out
+    # a file reference is compared with every structure: the other lengths are tallied, not dropped
+    code, out, err = run(capsys, "evaluate", "proteins", FIXTURES / "set", "--reference", FIXTURES / "set" /
+                         "1qfd_A.pdb", "--json", tmp_path / "f.json")
+    assert code == 0, err
+    d = json.loads((tmp_path / "f.json").read_text())
+    assert d["num_compared"] == 1 and d["uncompared_reasons"] == {"residues differ from the reference": 2}
+    assert "not compared: 2 of 3" in out
+    empty = tmp_path / "ref.pdb"
+    empty.write_text("")
+    code, _, err = run(capsys, "evaluate", "proteins", FIXTURES / "set", "--reference", empty)
+    assert code == 2 and "ref.pdb is empty" in err
+
+
+def test_view_still_shows_molecules_and_names_both_kinds_of_file(capsys, tmp_path):
+    code, _, err = run(capsys, "view", ROOT / "tests" / "fixtures" / "qm9" / "qm9_first8.extxyz", "--out",
+                       tmp_path / "m.html", "--max", 2)
+    assert code == 0 and "the first 2 of 8 molecules" in err, err
+    (tmp_path / "x.txt").write_text("x")
+    code, _, err = run(capsys, "view", tmp_path / "x.txt", "--out", tmp_path / "x.html")
+    assert code == 2 and ".sdf" in err and ".pdb" in err and not (tmp_path / "x.html").exists()
