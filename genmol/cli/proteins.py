@@ -102,7 +102,7 @@ def _write_structure(path: Path, protein) -> None:
             file.write(f)
 
 
-def _output_paths(inputs: list[Path], is_dir: bool, out: Path, source: Path) -> list[Path]:
+def _output_paths(inputs: list[Path], is_dir: bool, out: Path) -> list[Path]:
     """Where each input's result goes: a directory input into the directory ``out`` under the same file names; a
     file input to ``out`` (a structure file) or into ``out`` if it is an existing directory."""
     if is_dir:
@@ -225,7 +225,8 @@ def reconstruct(
     batch: int = typer.Option(8, "--batch", help="Chains encoded and decoded together (memory grows with it; "
                                                  "results depend on it only by float rounding)."),
     skip_unreadable: bool = typer.Option(False, "--skip-unreadable",
-                                         help="Skip structures that cannot be read (reported), instead of stopping."),
+                                         help="Skip structures that cannot be read or are too long (reported), "
+                                              "instead of stopping."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ):
     """Encode and decode protein structures with the autoencoder; print Cα and all-atom RMSD, GDT-TS, lDDT and
@@ -236,17 +237,25 @@ def reconstruct(
 
     _check_batch(batch)
     is_dir, files = _structure_files(input)
-    outputs = dict(zip(files, _output_paths(files, is_dir, out, input)))
+    outputs = dict(zip(files, _output_paths(files, is_dir, out)))
     source = _model_source(checkpoint)
     show = is_dir and not no_progress
     with _progress(show) as bar:
         task = bar.add_task("reading", total=len(files))
-        proteins, errors = _read(files, lenient=skip_unreadable and is_dir, progress=lambda: bar.advance(task))
+        lenient = skip_unreadable and is_dir
+        proteins, errors = _read(files, lenient=lenient, progress=lambda: bar.advance(task))
+    for f in list(proteins):  # chains over the budget: before the model loads
+        try:
+            check_lengths([proteins[f]])
+        except GenmolError as e:
+            if not lenient:
+                raise
+            errors[f] = str(e)
+            del proteins[f]
     if not proteins:
-        raise GenmolError(f"none of the {len(files)} structure files in {input} could be read "
+        raise GenmolError(f"none of the {len(files)} structure files in {input} could be reconstructed "
                           f"({_tally_text(_tally(errors))})")
     inputs = list(proteins)
-    check_lengths([proteins[f] for f in inputs])
     for f in inputs:
         _check_writable(proteins[f], outputs[f])
     model = _load_model(source)  # a status spinner: not inside another live display
@@ -278,7 +287,7 @@ def reconstruct(
         all_keys = sorted({k for r in rows if r["metrics"] for k in r["metrics"]})
         payload = {"model": str(source.path), "input": str(input), "output": str(out), "structures": rows,
                    "mean": {k: _stats([r["metrics"][k] for r in rows if r["metrics"]]) for k in all_keys},
-                   "unreadable": {str(k): v for k, v in errors.items()}, "unreadable_reasons": _tally(errors)}
+                   "skipped": {str(k): v for k, v in errors.items()}, "skipped_reasons": _tally(errors)}
         atomic_write_text(json_out, json.dumps(_json_safe(payload), indent=2) + "\n")
     if view_out is not None:
         _reconstruction_view(view_out, inputs, proteins, recon, rows)
@@ -309,7 +318,7 @@ def _print_reconstructions(rows, means, errors) -> None:
             out.print(f"{Path(r['input']).name}: metrics undefined ({r['metrics_error']})", markup=False,
                       highlight=False)
     if errors:
-        out.print(f"skipped {len(errors)} unreadable: {_tally_text(_tally(errors))}", markup=False, highlight=False)
+        out.print(f"skipped {len(errors)}: {_tally_text(_tally(errors))}", markup=False, highlight=False)
         for f, e in errors.items():
             out.print(f"  {e}", markup=False, highlight=False)
 
@@ -411,7 +420,9 @@ _REASONS = (("is empty", "empty file"), ("holds no protein residues", "no protei
             ("holds no atoms", "no atom records"), ("is not a readable", "unreadable or truncated file"),
             ("is not UTF-8", "not text"), ("non-finite", "non-finite coordinates"),
             ("cannot be read", "cannot be read"), ("residues and the reference", "residues differ from the reference"),
-            ("no reference named", "no reference of the same name"))
+            ("no reference named", "no reference of the same name"),
+            ("the protein autoencoder takes per chain", "a chain over the length budget"),
+            ("no residue has a Cα atom", "a chain without Cα atoms"))
 
 
 def _reason(message: str) -> str:

@@ -7,6 +7,7 @@ compiles the encoder and decoder for two shapes only."""
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,12 +219,15 @@ def test_a_bad_file_in_a_directory_stops_or_is_skipped(capsys, tmp_path, model_d
     (src / "bad.pdb").write_text("")
     code, _, err = run(capsys, "reconstruct", "protein", src, "--out", tmp_path / "out", "--checkpoint", model_dir)
     assert code == 2 and "bad.pdb is empty" in err and not (tmp_path / "out").exists()
+    _bad_file(src, "too_long")
     code, out, err = run(capsys, "reconstruct", "protein", src, "--out", tmp_path / "out", "--checkpoint", model_dir,
                          "--skip-unreadable", "--json", tmp_path / "r.json")
     assert code == 0, err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.pdb"]
-    assert "skipped 1 unreadable: empty file: 1" in out
-    assert json.loads((tmp_path / "r.json").read_text())["unreadable_reasons"] == {"empty file": 1}
+    assert "skipped 2: a chain over the length budget: 1; empty file: 1" in out
+    d = json.loads((tmp_path / "r.json").read_text())
+    assert d["skipped_reasons"] == {"a chain over the length budget": 1, "empty file": 1}
+    assert [Path(r["input"]).name for r in d["structures"]] == ["good.pdb"]
 
 
 @pytest.mark.parametrize("args,match", [
