@@ -4,7 +4,10 @@
 module             commands
 =================  =====================================================================
 ``train``          ``genmol train MODEL``, ``genmol export RUN``, ``genmol plot RUN...``
-``molecules``      ``genmol sample molecules``, ``genmol evaluate molecules``, ``genmol view``
+``molecules``      ``genmol sample molecules``, ``genmol evaluate molecules``, ``genmol view`` (molecules)
+``proteins``       ``genmol reconstruct protein``, ``genmol encode protein``, ``genmol decode``,
+                   ``genmol evaluate proteins``, ``genmol view`` (structure files: dispatches to ``molecules``
+                   for molecule files)
 ``data``           ``genmol data qm9``
 =================  =====================================================================
 
@@ -18,7 +21,7 @@ import sys
 
 import typer
 
-from genmol.cli import data, molecules, train
+from genmol.cli import data, molecules, proteins, train
 from genmol.cli.common import print_error
 from genmol.errors import GenmolError, Interrupted
 
@@ -43,15 +46,25 @@ sample_app = typer.Typer(help="Generate structures with a trained model.", no_ar
                          rich_markup_mode=None)
 evaluate_app = typer.Typer(help="Score generated structures with the field's metrics.", no_args_is_help=True,
                            rich_markup_mode=None)
+reconstruct_app = typer.Typer(help="Encode and decode structures with an autoencoder (round trip).",
+                              no_args_is_help=True, rich_markup_mode=None)
+encode_app = typer.Typer(help="Encode structures into an autoencoder's latent space.", no_args_is_help=True,
+                         rich_markup_mode=None)
 app.add_typer(sample_app, name="sample")
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(reconstruct_app, name="reconstruct")
+app.add_typer(encode_app, name="encode")
 app.add_typer(data.app, name="data")
 app.command("train")(train.train)
 app.command("export")(train.export)
 app.command("plot")(train.plot)
 sample_app.command("molecules")(molecules.sample)
 evaluate_app.command("molecules")(molecules.evaluate)
-app.command("view")(molecules.view)
+evaluate_app.command("proteins")(proteins.evaluate)
+reconstruct_app.command("protein")(proteins.reconstruct)
+encode_app.command("protein")(proteins.encode)
+app.command("decode")(proteins.decode)
+app.command("view")(proteins.view)
 
 
 def main(argv: list[str] | None = None) -> int:
