@@ -85,7 +85,8 @@ def linked(aatype: jax.Array, residue_mask: jax.Array, residue_index: jax.Array)
     """``[..., L − 1]`` bool: residue ``i`` is peptide-bonded to ``i + 1`` (both present, consecutive author
     numbers, a type pair that can link), the chain-break rule of :mod:`genmol.eval.proteins`."""
     valid = jnp.asarray(ch.LINK_VALID)[aatype[..., :-1], aatype[..., 1:]]
-    return valid & residue_mask[..., :-1] & residue_mask[..., 1:] & (residue_index[..., 1:] == residue_index[..., :-1] + 1)
+    consecutive = residue_index[..., 1:] == residue_index[..., :-1] + 1
+    return valid & residue_mask[..., :-1] & residue_mask[..., 1:] & consecutive
 
 
 def _gather(x: jax.Array, slots: jax.Array) -> jax.Array:
