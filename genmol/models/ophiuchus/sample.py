@@ -71,6 +71,9 @@ def _sample_batch(model: LatentDiffusion, keys: jax.Array, mask: jax.Array, resi
     return aatype, positions
 
 
+_run = nnx.jit(_sample_batch)
+
+
 def sample_proteins(model: LatentDiffusion, lengths: Sequence[int], seed: int = 0, batch_size: int = 8,
                     bucket: int = 16, on_batch: Callable[[int], None] | None = None) -> list[Protein]:
     """One sampled protein per entry of ``lengths`` (residues). See the module docstring.
@@ -83,7 +86,6 @@ def sample_proteins(model: LatentDiffusion, lengths: Sequence[int], seed: int = 
         if not 2 <= n <= MAX_LENGTH:
             raise GenmolError(f"cannot sample a protein of {n} residues: lengths must lie in 2..{MAX_LENGTH}")
     r = int(model.config.residues_per_node)
-    run = nnx.jit(_sample_batch)
     base = jax.random.key(int(seed))
     out: list[Protein | None] = [None] * len(lengths)
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
@@ -95,7 +97,7 @@ def sample_proteins(model: LatentDiffusion, lengths: Sequence[int], seed: int = 
         res_mask = np.arange(longest)[None, :] < np.array([lengths[i] for i in rows])[:, None]
         lat_mask = np.arange(nodes)[None, :] < np.array([coarse_length(lengths[i], r) for i in rows])[:, None]
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.asarray(rows))
-        aatype, positions = run(model, keys, jnp.asarray(lat_mask), jnp.asarray(res_mask))
+        aatype, positions = _run(model, keys, jnp.asarray(lat_mask), jnp.asarray(res_mask))
         aatype, positions = np.asarray(aatype), np.asarray(positions)
         for row, i in enumerate(idx):
             n = lengths[i]

@@ -123,3 +123,25 @@ def test_sampling_rejects_bad_lengths(model):
 
     with pytest.raises(GenmolError, match="2..1024"):
         sample_proteins(model, [1])
+
+
+def test_sample_proteins_command_writes_a_folder_and_refuses_bad_requests(task, model, tmp_path):
+    from genmol.cli import main
+
+    model_dir = tmp_path / "diffusion"
+    save_model(task.config, nnx.to_pure_dict(nnx.state(model, nnx.Param)), model_dir, {"note": "test"})
+    out = tmp_path / "samples"
+    assert main(["sample", "proteins", "--num", "2", "--length", "12", "--batch", "4", "--out", str(out),
+                 "--checkpoint", str(model_dir)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["sample_0000.pdb", "sample_0001.pdb", "summary.json"]
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["lengths"] == [12, 12] and "ca_ca_valid_fraction" in summary["metrics"]
+    for argv in (["--num", "2", "--out", str(tmp_path / "a")],                       # no length
+                 ["--num", "0", "--length", "12", "--out", str(tmp_path / "b")],     # nothing to sample
+                 ["--num", "2", "--length", "5000", "--out", str(tmp_path / "c")],   # too long
+                 ["--num", "2", "--length", "12", "--out", str(out)]):               # exists
+        assert main(["sample", "proteins", *argv, "--checkpoint", str(model_dir)]) == 2
+    assert not any((tmp_path / n).exists() for n in "abc")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
