@@ -39,3 +39,48 @@ def qm9(
     if split:
         sp = edm_split(ms.properties["qm9_index"])
         out.print("EDM split: " + ", ".join(f"{k} {len(v):,}" for k, v in sp.items()))
+
+
+@app.command("proteins")
+def proteins(
+    path: str = typer.Option("embedded", "--path", help="embedded | a protein-set .npz | a directory of structures."),
+    split: str = typer.Option("all", "--split", help="all | train | valid | test (by 40%-identity cluster)."),
+    out: str = typer.Option(None, "--out", help="Also write the chosen proteins as PDB files into this new "
+                                                "directory (one per chain, named after the entry)."),
+    max_length: int = typer.Option(0, "--max-length", help="Only chains of at most this many residues (0: all)."),
+):
+    """Load a protein set and print what it holds (per split); optionally write a split as PDB files."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from genmol.cli.common import out_console
+    from genmol.data.proteins.dataset import SPLITS, ProteinSet
+    from genmol.errors import GenmolError
+    from genmol.io.structures import write_pdb
+
+    if split not in ("all",) + tuple(SPLITS):
+        raise GenmolError(f"--split {split}: use all, {', '.join(SPLITS)}")
+    if out is not None and Path(out).exists():
+        raise GenmolError(f"--out {out} already exists; choose a new directory")
+    ps = ProteinSet.load(path)
+    if split != "all":
+        ps = ps.split(split)
+    if max_length:
+        ps = ps.filter(max_length=max_length)
+    console = out_console()
+    console.print(ps.summary(), markup=False, highlight=False)
+    if out is None:
+        return
+    target = Path(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for name, p in zip(ps.names, ps):
+            stem = str(name).replace("/", "_").replace(":", "_")
+            stem = stem[:-4] if stem.lower().endswith(".pdb") else stem
+            write_pdb(staging / f"{stem}.pdb", p)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    console.print(f"wrote {len(ps)} PDB files to {target}", markup=False, highlight=False)
