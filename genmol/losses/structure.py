@@ -7,7 +7,9 @@ labelling is closer to the prediction, and every other loss compares against tha
 
 * :func:`vector_map_loss` — Ophiuchus/DeepJump ``VectorMapLoss``: Huber (δ = 1 Å) on the error of every
   all-atom difference vector ``x_i − x_j`` whose target length is below ``max_radius`` (32 Å); invariant
-  to rotating or translating either structure, so no alignment is needed.
+  to translating either structure and to rotating both together, but not to rotating (or mirroring) one
+  of them: it sees orientation and chirality, so it suits predictions in the target's frame (an
+  equivariant model's), and needs no alignment for those.
 * :func:`position_loss` — Huber on per-atom position errors, for models whose output lives in the
   target's frame (an equivariant autoencoder's reconstruction does).
 * :func:`bond_length_loss`, :func:`bond_angle_loss`, :func:`clash_loss` — chemistry against the ideal
@@ -85,7 +87,8 @@ def linked(aatype: jax.Array, residue_mask: jax.Array, residue_index: jax.Array)
     """``[..., L − 1]`` bool: residue ``i`` is peptide-bonded to ``i + 1`` (both present, consecutive author
     numbers, a type pair that can link), the chain-break rule of :mod:`genmol.eval.proteins`."""
     valid = jnp.asarray(ch.LINK_VALID)[aatype[..., :-1], aatype[..., 1:]]
-    return valid & residue_mask[..., :-1] & residue_mask[..., 1:] & (residue_index[..., 1:] == residue_index[..., :-1] + 1)
+    consecutive = residue_index[..., 1:] == residue_index[..., :-1] + 1
+    return valid & residue_mask[..., :-1] & residue_mask[..., 1:] & consecutive
 
 
 def _gather(x: jax.Array, slots: jax.Array) -> jax.Array:

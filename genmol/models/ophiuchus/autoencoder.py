@@ -75,7 +75,8 @@ class Autoencoder(nnx.Module):
                               f"per stride ({len(strides)}); got {len(irreps)} and {len(kernels)}")
         self.irreps, self.strides, self.kernels = irreps, strides, kernels
         self.latent_irreps = e3nn.Irreps(config.latent_irreps)
-        depth, mk, nb, div = int(config.depth), int(config.mix_kernel), int(config.num_basis), int(config.square_divisor)
+        depth, mk = int(config.depth), int(config.mix_kernel)
+        nb, div = int(config.num_basis), int(config.square_divisor)
         spacing = [math.prod(strides[:i]) * RESIDUE_SPACING for i in range(len(irreps))]
 
         def mixers(level):
