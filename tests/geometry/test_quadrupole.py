@@ -11,6 +11,16 @@ from jax.test_util import check_grads
 from genmol.geometry.quadrupole import quadrupole, quadrupole_matrix, sign_free_vector
 from tests.helpers import random_orthogonal
 
+# jitted (run eagerly, every small jnp op compiles on its own)
+quadrupole_matrix = jax.jit(quadrupole_matrix)
+sign_free_vector = jax.jit(sign_free_vector)
+
+
+@jax.jit
+def _roundtrip(d):
+    """``d ↦ v(Y²(d))`` (``±d``)."""
+    return sign_free_vector(quadrupole(d).array)
+
 
 def _vectors(seed: int, n: int = 16) -> np.ndarray:
     """Random vectors of lengths 0.3–6 Å (the span of flip-pair differences and more)."""
@@ -75,10 +85,10 @@ def test_jacobian_of_exact_quadrupole_is_plus_minus_identity():
     """``d ↦ v(Y²(d)) = ±d`` has Jacobian ``±I``: the custom JVP is right exactly where the two lower eigenvalues
     coincide (``eigh``'s own derivative is infinite there), in forward and reverse mode."""
     d = _vectors(7, 6)
-    v = np.asarray(jax.vmap(lambda x: sign_free_vector(quadrupole(x).array))(d))
+    v = np.asarray(_roundtrip(d))
     sign = np.sign(np.sum(v * d, -1))
     for jac_fn in (jax.jacfwd, jax.jacrev):
-        jac = np.asarray(jax.vmap(jac_fn(lambda x: sign_free_vector(quadrupole(x).array)))(d))
+        jac = np.asarray(jax.jit(jax.vmap(jac_fn(_roundtrip)))(d))
         assert np.all(np.isfinite(jac))
         np.testing.assert_allclose(jac, sign[:, None, None] * np.eye(3), rtol=0, atol=1e-4)
 
@@ -96,9 +106,9 @@ def test_gradients_are_finite(case):
         v = sign_free_vector(y)
         return jnp.sum((v @ c) ** 2) + jnp.sum(jnp.abs(v))
 
-    g = np.asarray(jax.grad(loss)(y))
+    g = np.asarray(jax.jit(jax.grad(loss))(y))
     assert np.all(np.isfinite(g)), g
-    fwd = np.asarray(jax.jacfwd(sign_free_vector)(y))
+    fwd = np.asarray(jax.jit(jax.jacfwd(sign_free_vector))(y))
     assert np.all(np.isfinite(fwd))
 
 
@@ -109,5 +119,5 @@ def test_check_grads_generic():
         check_grads(sign_free_vector, (y,), order=1, modes=["fwd", "rev"], eps=1e-6, atol=1e-6, rtol=1e-6)
         # and through the quadrupole of a vector (degenerate lower eigenvalues)
         d = jnp.asarray(_vectors(12, 3), jnp.float64)
-        check_grads(lambda d: sign_free_vector(quadrupole(d).array), (d,), order=1, modes=["fwd", "rev"],
+        check_grads(_roundtrip, (d,), order=1, modes=["fwd", "rev"],
                     eps=1e-6, atol=1e-6, rtol=1e-6)
