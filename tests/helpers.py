@@ -73,3 +73,17 @@ def match_flip_pairs(x: np.ndarray, y: np.ndarray, aatype: np.ndarray) -> np.nda
         np.put_along_axis(y, ia, np.where(swap, yb, ya)[..., None, :], -2)
         np.put_along_axis(y, ib, np.where(swap, ya, yb)[..., None, :], -2)
     return y
+
+
+def random_module(build, seed: int = 0):
+    """The nnx module ``build()`` with every parameter drawn from N(0, 1) (biases, norm scales and zero-initialised
+    weights included: a generic instance for equivariance tests). Built abstractly (``nnx.eval_shape``) and filled
+    from numpy, which skips the eager initialisation (one small compilation per parameter shape)."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    graphdef, state = nnx.split(nnx.eval_shape(build))
+    rng = np.random.default_rng(seed)
+    state = jax.tree.map(lambda x: jnp.asarray(rng.normal(size=x.shape), x.dtype), state)
+    return nnx.merge(graphdef, state)

@@ -12,7 +12,7 @@ from genmol.errors import ConfigError
 from genmol.nn.self_interaction import SelfInteraction
 from genmol.nn.sequence import (MixingBlock, SequenceConv, TransposeSequenceConv, check_window, coarse_length,
                                 coarse_mask, window_index)
-from tests.helpers import random_orthogonal
+from tests.helpers import random_module, random_orthogonal
 
 # Tiny irreps, but with every parity case: odd scalars, polar and axial vectors, an even l = 2.
 IRREPS = e3nn.Irreps("4x0e + 1x0o + 2x1o + 1x1e + 1x2e")
@@ -58,22 +58,19 @@ def _garbage(x: e3nn.IrrepsArray, pos, mask, seed: int, extra: int):
 
 @pytest.fixture(scope="module")
 def models():
-    rngs = nnx.Rngs(0)
-    m = dict(
-        si=SelfInteraction(IRREPS, SQUARE, rngs=rngs),
-        conv1=SequenceConv(IRREPS, IRREPS_OUT, kernel=3, stride=1, span=SPAN, rngs=rngs),
-        conv2=SequenceConv(IRREPS, IRREPS_OUT, kernel=4, stride=2, span=SPAN, rngs=rngs),
-        conv3=SequenceConv(IRREPS, IRREPS_OUT, kernel=5, stride=3, span=SPAN, norm=False, rngs=rngs),
-        up2=TransposeSequenceConv(IRREPS, IRREPS_OUT, kernel=4, stride=2, span=3.8, rngs=rngs),
-        up3=TransposeSequenceConv(IRREPS, IRREPS_OUT, kernel=5, stride=3, span=3.8, norm=False, rngs=rngs),
-        mix=MixingBlock(IRREPS, square=SQUARE, kernel=5, span=SPAN, rngs=rngs),
+    """The blocks with generic parameters (all drawn from N(0, 1), see ``random_module``): the coarse positions'
+    member weights then depend on the features, which the equivariance tests need to exercise."""
+    builders = dict(
+        si=lambda: SelfInteraction(IRREPS, SQUARE, rngs=nnx.Rngs(0)),
+        conv1=lambda: SequenceConv(IRREPS, IRREPS_OUT, kernel=3, stride=1, span=SPAN, rngs=nnx.Rngs(0)),
+        conv2=lambda: SequenceConv(IRREPS, IRREPS_OUT, kernel=4, stride=2, span=SPAN, rngs=nnx.Rngs(0)),
+        conv3=lambda: SequenceConv(IRREPS, IRREPS_OUT, kernel=5, stride=3, span=SPAN, norm=False, rngs=nnx.Rngs(0)),
+        up2=lambda: TransposeSequenceConv(IRREPS, IRREPS_OUT, kernel=4, stride=2, span=3.8, rngs=nnx.Rngs(0)),
+        up3=lambda: TransposeSequenceConv(IRREPS, IRREPS_OUT, kernel=5, stride=3, span=3.8, norm=False,
+                                          rngs=nnx.Rngs(0)),
+        mix=lambda: MixingBlock(IRREPS, square=SQUARE, kernel=5, span=SPAN, rngs=nnx.Rngs(0)),
     )
-    # A freshly initialised convolution weighs the members of a window uniformly (zero-initialised logits); give
-    # the weights a non-trivial dependence on the features so that the equivariance tests exercise it.
-    for name in ("conv2", "conv3"):
-        w = m[name].weigh.kernel
-        w[...] = jax.random.normal(jax.random.key(1), w[...].shape)
-    return m
+    return {name: random_module(build, seed) for seed, (name, build) in enumerate(builders.items())}
 
 
 UP = {"up2": (4, 2), "up3": (5, 3)}
