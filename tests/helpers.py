@@ -51,3 +51,39 @@ def padded_batch(graphs: list[Graph]):
     n = sum(g.num_nodes for g in graphs)
     e = sum(g.num_edges for g in graphs)
     return jax.tree.map(jnp.asarray, pad_graphs(graphs, Budget(n + 3, e + 5, len(graphs) + 1)))
+
+
+def match_flip_pairs(x: np.ndarray, y: np.ndarray, aatype: np.ndarray) -> np.ndarray:
+    """``y [..., L, 14, 3]`` with the two atoms of every flip pair (ASP OD1/OD2, GLU OE1/OE2, PHE/TYR CD1/CD2 and
+    CE1/CE2) swapped wherever that brings them closer to ``x``: compares flip pairs as unordered pairs."""
+    from genmol.data.proteins import residues as rc
+
+    y = np.array(y, copy=True)
+    x = np.asarray(x)
+    slots = rc.FLIP_SLOTS[np.asarray(aatype)]  # [..., L, 2, 2]
+    for p in range(slots.shape[-2]):
+        a, b = slots[..., p, 0], slots[..., p, 1]
+        has = a >= 0
+        ia, ib = np.maximum(a, 0)[..., None, None], np.maximum(b, 0)[..., None, None]
+        xa, xb = np.take_along_axis(x, ia, -2)[..., 0, :], np.take_along_axis(x, ib, -2)[..., 0, :]
+        ya, yb = np.take_along_axis(y, ia, -2)[..., 0, :], np.take_along_axis(y, ib, -2)[..., 0, :]
+        same = np.sum((xa - ya) ** 2 + (xb - yb) ** 2, -1)
+        swapped = np.sum((xa - yb) ** 2 + (xb - ya) ** 2, -1)
+        swap = (has & (swapped < same))[..., None]
+        np.put_along_axis(y, ia, np.where(swap, yb, ya)[..., None, :], -2)
+        np.put_along_axis(y, ib, np.where(swap, ya, yb)[..., None, :], -2)
+    return y
+
+
+def random_module(build, seed: int = 0):
+    """The nnx module ``build()`` with every parameter drawn from N(0, 1) (biases, norm scales and zero-initialised
+    weights included: a generic instance for equivariance tests). Built abstractly (``nnx.eval_shape``) and filled
+    from numpy, which skips the eager initialisation (one small compilation per parameter shape)."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    graphdef, state = nnx.split(nnx.eval_shape(build))
+    rng = np.random.default_rng(seed)
+    state = jax.tree.map(lambda x: jnp.asarray(rng.normal(size=x.shape), x.dtype), state)
+    return nnx.merge(graphdef, state)

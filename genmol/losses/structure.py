@@ -7,7 +7,9 @@ labelling is closer to the prediction, and every other loss compares against tha
 
 * :func:`vector_map_loss` — Ophiuchus/DeepJump ``VectorMapLoss``: Huber (δ = 1 Å) on the error of every
   all-atom difference vector ``x_i − x_j`` whose target length is below ``max_radius`` (32 Å); invariant
-  to rotating or translating either structure, so no alignment is needed.
+  to translating either structure and to rotating both together, but not to rotating (or mirroring) one
+  of them: it sees orientation and chirality, so it suits predictions in the target's frame (an
+  equivariant model's), and needs no alignment for those.
 * :func:`position_loss` — Huber on per-atom position errors, for models whose output lives in the
   target's frame (an equivariant autoencoder's reconstruction does).
 * :func:`bond_length_loss`, :func:`bond_angle_loss`, :func:`clash_loss` — chemistry against the ideal

@@ -27,7 +27,8 @@ def square_irreps(irreps, keep) -> e3nn.Irreps:
     """Irreps of ``e3nn.tensor_square`` of ``irreps`` restricted to the irreps present in ``keep``."""
     irreps = e3nn.Irreps(irreps)
     dummy = e3nn.IrrepsArray(irreps, jnp.zeros((irreps.dim,)))
-    return e3nn.tensor_square(dummy).filter(keep=e3nn.Irreps(keep)).irreps
+    # traced, not run: run eagerly, the square compiles ~100 tiny XLA ops (5-15 s per module on a busy CPU)
+    return jax.eval_shape(lambda x: e3nn.tensor_square(x).filter(keep=e3nn.Irreps(keep)), dummy).irreps
 
 
 class SelfInteraction(nnx.Module):

@@ -4,7 +4,8 @@ Nodes are points on a sequence (residues, or coarse nodes standing for several r
 ``x [B, L, irreps]``, positions ``pos [B, L, 3]`` Å, ``mask [B, L]`` bool. A convolution of kernel
 ``k`` and stride ``s`` sees windows of ``k`` consecutive nodes; window ``j`` holds nodes
 ``j·s − p … j·s − p + k − 1`` with ``p = (k − s) / 2`` (so ``k − s`` must be even and ``k ≥ s``).
-Windows reach past the ends; members outside the chain or masked are left out.
+Windows reach past the ends; members outside the chain or masked are left out. Coarse node ``j`` exists
+if one of the ``s`` nodes ``j·s … j·s + s − 1`` it stands for does (:func:`coarse_mask`).
 
 **Length rule.** ``L`` nodes coarsen to ``ceil(L / s)`` nodes; every length is reachable (no
 cropping). The last coarse node of a length that ``s`` does not divide stands for fewer nodes, and
@@ -66,9 +67,15 @@ def window_index(length: int, kernel: int, stride: int) -> tuple[np.ndarray, np.
 
 
 def coarse_mask(mask: jax.Array, kernel: int, stride: int) -> jax.Array:
-    """``mask [B, L] -> [B, L']``: a coarse node exists if any member of its window does."""
-    idx, inside = window_index(mask.shape[-1], kernel, stride)
-    return jnp.any(mask[..., idx] & inside, axis=-1)
+    """``mask [B, L] -> [B, L']``: coarse node ``j`` exists if one of the ``stride`` nodes it stands for
+    (``j·s … j·s + s − 1``, the middle of its window) does.
+
+    Not "if any member of its window does": with ``kernel > stride`` the window of the first coarse node past a
+    chain whose length ``s`` divides reaches back into the chain, so padding after it would add a node."""
+    check_window(kernel, stride)
+    length = mask.shape[-1]
+    mask = jnp.pad(mask, [(0, 0)] * (mask.ndim - 1) + [(0, coarse_length(length, stride) * stride - length)])
+    return jnp.any(mask.reshape(mask.shape[:-1] + (-1, stride)), axis=-1)
 
 
 def _merge_members(x: jax.Array, irreps: e3nn.Irreps) -> e3nn.IrrepsArray:
@@ -143,7 +150,7 @@ class SequenceConv(nnx.Module):
             logits = self.weigh(s if s.shape[-1] else jnp.zeros(s.shape[:-1] + (1,), s.dtype))
             w = jax.nn.softmax(jnp.where(member, logits, -1e9), axis=-1) * member
             centre = jnp.einsum("blk,blkc->blc", w, pw)
-            out_mask = jnp.any(member, axis=-1)
+            out_mask = coarse_mask(mask, self.kernel, self.stride)  # never empty: its block are members
         offsets, pairs = _window_geometry(pw, member, centre, self.num_basis, self.span)
         y = self.lin(e3nn.concatenate([feats, offsets, pairs]).regroup())
         if self.norm is not None:
