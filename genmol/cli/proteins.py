@@ -143,8 +143,8 @@ def _model_source(checkpoint: Optional[Path], fam: str = _FAMILY) -> _ModelSourc
         name = family(fam).pretrained
         if name not in PRETRAINED:
             what = "protein autoencoder" if fam == _FAMILY else "protein diffusion model"
-            raise GenmolError(f"genmol ships no trained {what} yet (genmol/pretrained/{name}); train one "
-                              f"with 'genmol train {fam}', export it and pass --checkpoint DIR")
+            raise GenmolError(f"genmol ships no trained {what} yet; train one with 'genmol train {fam}', export "
+                              "it and pass --checkpoint DIR")
         return _ModelSource(pretrained_path(name), False, fam)
     if (checkpoint / "config.json").is_file() and (checkpoint / "checkpoints").is_dir() \
             and not (checkpoint / "params.npz").is_file():

@@ -81,7 +81,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            command="genmol reconstruct protein"),
     Family("protein_diffusion", "genmol.models.ophiuchus.latent_task:LatentDiffusionTask",
            "genmol.models.ophiuchus.latent_diffusion:LatentDiffusion",
-           "latent diffusion of new proteins in the autoencoder's latent space", pretrained="protein_diffusion",
+           "latent diffusion of new proteins in the autoencoder's latent space", pretrained=None,
            command="genmol sample proteins"),
 )}
 

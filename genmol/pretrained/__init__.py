@@ -16,7 +16,12 @@ __all__ = ["PRETRAINED", "pretrained_path"]
 _ROOT = Path(__file__).resolve().parent
 
 #: name -> what it is
-PRETRAINED = {"symphony_qm9": "Symphony-style generator trained on the QM9 EDM train split (CPU budget)"}
+PRETRAINED = {
+    "symphony_qm9": "Symphony-style generator trained on the QM9 EDM train split (CPU budget)",
+    "ophiuchus_proteins": "all-atom protein autoencoder, 4 residues per latent node, trained on the embedded set's "
+                          "training clusters (CPU budget; an intermediate checkpoint, see "
+                          "experiments/ophiuchus_proteins)",
+}
 
 
 def pretrained_path(name: str) -> Path:

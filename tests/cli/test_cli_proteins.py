@@ -116,9 +116,9 @@ def test_encode_then_decode_equals_reconstruct(capsys, tmp_path, model_dir, sing
     from genmol.models.ophiuchus.inference import load_latents
 
     code, _, err = run(capsys, "encode", "protein", TRP, "--out", tmp_path / "z.npz", "--checkpoint", model_dir)
-    assert code == 0 and "20 residues in 6 latent nodes" in err, err
+    assert code == 0 and "20 residues in 5 latent nodes" in err, err
     (record,) = load_latents(tmp_path / "z.npz")
-    assert record.features.shape == (6, 16) and record.source == str(TRP)
+    assert record.features.shape == (5, 16) and record.source == str(TRP)
     code, _, err = run(capsys, "decode", tmp_path / "z.npz", "--out", tmp_path / "d.pdb", "--checkpoint", model_dir)
     assert code == 0, err
     dec, rec = read_structure(tmp_path / "d.pdb"), read_structure(single[0] / "r.pdb")

@@ -72,5 +72,5 @@ def test_registry_resolves_every_family():
         assert fam.pretrained is None or fam.pretrained in PRETRAINED
         if fam.settings is not None:
             assert fam.settings_class().from_record({}) is not None
-    with pytest.raises(GenmolError, match="unknown model 'nope'; choose one of denoiser, property, symphony"):
+    with pytest.raises(GenmolError, match="unknown model 'nope'; choose one of denoiser, ophiuchus, property, protein_diffusion, symphony"):
         family("nope")

@@ -112,28 +112,20 @@ def _levels(model) -> list[tuple[int, int]]:
 
 
 def latent_length(model, num_residues: int) -> int:
-    """Latent nodes of a chain of ``num_residues`` residues: at every level, one node per window that touches an
-    existing node (window ``j`` spans nodes ``j·s − p … j·s − p + k − 1``, ``p = (k − s) / 2``)."""
+    """Latent nodes of a chain of ``num_residues`` residues: ``ceil(n / s)`` at every level of stride ``s`` (the
+    length rule of :mod:`genmol.nn.sequence`; padding after the chain adds no node)."""
     n = int(num_residues)
-    for k, s in _levels(model):
-        n = (n - 1 + (k - s) // 2) // s + 1
+    for _, s in _levels(model):
+        n = -(-n // s)
     return n
 
 
 def padded_length(model, num_residues: int, bucket: int = BUCKET) -> int:
-    """The smallest multiple of ``bucket`` that holds ``num_residues`` residues and, at every level, all the nodes
-    of :func:`latent_length`'s rule (so padding never cuts a window off)."""
+    """The smallest multiple of ``bucket`` that holds ``num_residues`` residues (the padded length a chain is
+    encoded at; by the length rule the padding changes neither its latent nodes nor their values)."""
     if bucket < 1:
         raise GenmolError(f"the padding bucket must be at least 1 residue, got {bucket}")
-    length = -(-int(num_residues) // bucket) * bucket
-    while True:
-        n, padded, fits = int(num_residues), length, True
-        for k, s in _levels(model):
-            n, padded = (n - 1 + (k - s) // 2) // s + 1, -(-padded // s)
-            fits &= padded >= n
-        if fits:
-            return length
-        length += bucket
+    return -(-int(num_residues) // bucket) * bucket
 
 
 def _name(protein: Protein, i: int) -> str:
