@@ -57,30 +57,25 @@ def _chain_features(mask: jax.Array, num: int) -> jax.Array:
     return jnp.concatenate([_fourier(idx / scale, num), _fourier((n - 1 - idx) / scale, num)], axis=-1)
 
 
-def normalise(features: jax.Array, irreps, shift, scale) -> jax.Array:
-    """Latent features ``[..., D]`` -> normalised units (``shift`` per scalar channel, ``scale`` per channel)."""
+def _scale_channels(features: jax.Array, irreps, shift, scale, inverse: bool) -> jax.Array:
     x = e3nn.IrrepsArray(irreps, features)
     shift, scale = np.asarray(shift, np.float32), np.asarray(scale, np.float32)
     chunks, i = [], 0
     for (mul, ir), c in zip(x.irreps, x.chunks):
-        s = scale[i:i + mul, None]
-        c = (c - shift[i:i + mul, None]) / s if ir.l == 0 else c / s
-        chunks.append(c)
+        s, m = scale[i:i + mul, None], shift[i:i + mul, None] * (ir.l == 0)  # only scalars are shifted
+        chunks.append(c * s + m if inverse else (c - m) / s)
         i += mul
     return e3nn.from_chunks(x.irreps, chunks, x.shape[:-1], x.dtype).array
+
+
+def normalise(features: jax.Array, irreps, shift, scale) -> jax.Array:
+    """Latent features ``[..., D]`` -> normalised units (``shift`` per scalar channel, ``scale`` per channel)."""
+    return _scale_channels(features, irreps, shift, scale, inverse=False)
 
 
 def denormalise(features: jax.Array, irreps, shift, scale) -> jax.Array:
     """Inverse of :func:`normalise`."""
-    x = e3nn.IrrepsArray(irreps, features)
-    shift, scale = np.asarray(shift, np.float32), np.asarray(scale, np.float32)
-    chunks, i = [], 0
-    for (mul, ir), c in zip(x.irreps, x.chunks):
-        s = scale[i:i + mul, None]
-        c = c * s + shift[i:i + mul, None] if ir.l == 0 else c * s
-        chunks.append(c)
-        i += mul
-    return e3nn.from_chunks(x.irreps, chunks, x.shape[:-1], x.dtype).array
+    return _scale_channels(features, irreps, shift, scale, inverse=True)
 
 
 class LatentDenoiser(nnx.Module):
