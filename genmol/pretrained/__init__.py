@@ -19,8 +19,7 @@ _ROOT = Path(__file__).resolve().parent
 PRETRAINED = {
     "symphony_qm9": "Symphony-style generator trained on the QM9 EDM train split (CPU budget)",
     "ophiuchus_proteins": "all-atom protein autoencoder, 4 residues per latent node, trained on the embedded set's "
-                          "training clusters (CPU budget; an intermediate checkpoint, see "
-                          "experiments/ophiuchus_proteins)",
+                          "training clusters (CPU budget, 10,000 steps; see experiments/ophiuchus_proteins)",
 }
 
 
