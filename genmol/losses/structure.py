@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from genmol.data.proteins import chemistry as ch
 from genmol.data.proteins import residues as rc
+from genmol.nn.residue_cloud import take_slots
 
 __all__ = ["flip_relabel", "vector_map_loss", "position_loss", "squared_error", "huber", "linked",
            "bond_length_loss", "bond_angle_loss", "clash_loss"]
@@ -91,12 +92,6 @@ def linked(aatype: jax.Array, residue_mask: jax.Array, residue_index: jax.Array)
     return valid & residue_mask[..., :-1] & residue_mask[..., 1:] & consecutive
 
 
-def _gather(x: jax.Array, slots: jax.Array) -> jax.Array:
-    """``x [..., L, S, *f]``, ``slots [..., L, K]`` (``-1`` allowed) -> ``[..., L, K, *f]``."""
-    idx = jnp.maximum(slots, 0)
-    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - slots.ndim)), axis=slots.ndim - 1)
-
-
 def _angle(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
     """Angle at ``b`` (radians) of points ``[..., 3]``; ``atan2(|u × v|, u · v)`` keeps gradients finite."""
     u, v = a - b, c - b
@@ -116,8 +111,8 @@ def bond_length_loss(pred: jax.Array, aatype: jax.Array, atom_mask: jax.Array, r
     :data:`~genmol.data.proteins.chemistry.BONDS` and the peptide bonds C(i)–N(i+1) of linked residues.
     ``pred [..., L, 14, 3]`` -> ``[...]``."""
     slots = jnp.asarray(ch.BONDS)[aatype]  # [..., L, NB, 2]
-    a, b = _gather(pred, slots[..., 0]), _gather(pred, slots[..., 1])
-    ok = (slots[..., 0] >= 0) & _gather(atom_mask, slots[..., 0]) & _gather(atom_mask, slots[..., 1])
+    a, b = take_slots(pred, slots[..., 0]), take_slots(pred, slots[..., 1])
+    ok = (slots[..., 0] >= 0) & take_slots(atom_mask, slots[..., 0]) & take_slots(atom_mask, slots[..., 1])
     intra = (jnp.sqrt(jnp.sum((a - b) ** 2, axis=-1) + 1e-12) - jnp.asarray(ch.BOND_LENGTHS)[aatype]) ** 2
     link = linked(aatype, residue_mask, residue_index) & atom_mask[..., :-1, rc.C_SLOT] & atom_mask[..., 1:, rc.N_SLOT]
     cn = jnp.sqrt(jnp.sum((pred[..., :-1, rc.C_SLOT, :] - pred[..., 1:, rc.N_SLOT, :]) ** 2, axis=-1) + 1e-12)
@@ -131,10 +126,10 @@ def bond_angle_loss(pred: jax.Array, aatype: jax.Array, atom_mask: jax.Array, re
     :data:`~genmol.data.proteins.chemistry.ANGLES` and the three angles around each peptide bond
     (:data:`~genmol.data.proteins.chemistry.LINK_ANGLES`). ``pred [..., L, 14, 3]`` -> ``[...]``."""
     slots = jnp.asarray(ch.ANGLES)[aatype]  # [..., L, NA, 3]
-    pts = [_gather(pred, slots[..., k]) for k in range(3)]
+    pts = [take_slots(pred, slots[..., k]) for k in range(3)]
     ok = slots[..., 0] >= 0
     for k in range(3):
-        ok = ok & _gather(atom_mask, slots[..., k])
+        ok = ok & take_slots(atom_mask, slots[..., k])
     intra = (_angle(*pts) - jnp.asarray(ch.ANGLE_VALUES)[aatype]) ** 2
     link = linked(aatype, residue_mask, residue_index)
     values, masks = [intra], [ok]

@@ -28,7 +28,7 @@ from genmol.data.proteins import residues as rc
 from genmol.geometry.quadrupole import quadrupole, sign_free_vector
 from genmol.nn.linear import Linear
 
-__all__ = ["residue_cloud", "AtomHead", "CLOUD_IRREPS", "OFFSET_SCALE", "PAIR_SCALE"]
+__all__ = ["residue_cloud", "AtomHead", "take_slots", "CLOUD_IRREPS", "OFFSET_SCALE", "PAIR_SCALE"]
 
 T, S = rc.NUM_TYPES, rc.NUM_SLOTS
 OFFSET_SCALE = 4.0
@@ -44,8 +44,8 @@ def _flip_slots(aatype: jax.Array) -> tuple[jax.Array, jax.Array]:
     return slots[..., 0], slots[..., 1]
 
 
-def _take_slot(x: jax.Array, slot: jax.Array) -> jax.Array:
-    """``x [..., S, *f]``, ``slot [..., P]`` (``-1`` allowed) -> ``[..., P, *f]``."""
+def take_slots(x: jax.Array, slot: jax.Array) -> jax.Array:
+    """``x [..., S, *f]``, ``slot [..., P]`` (``-1`` allowed, read as slot 0: mask it) -> ``[..., P, *f]``."""
     idx = jnp.maximum(slot, 0)
     idx = idx.reshape(idx.shape + (1,) * (x.ndim - slot.ndim))
     return jnp.take_along_axis(x, idx, axis=slot.ndim - 1)
@@ -68,8 +68,8 @@ def residue_cloud(aatype: jax.Array, positions: jax.Array, atom_mask: jax.Array,
     node = jnp.where(residue_mask[..., None], positions[..., rc.CA_SLOT, :], 0.0)
     offsets = jnp.where(atom_mask[..., None], positions - node[..., None, :], 0.0)
     first, second = _flip_slots(aatype)  # [..., L, 2]
-    pa, pb = _take_slot(positions, first), _take_slot(positions, second)  # [..., L, 2, 3]
-    both = (first >= 0) & _take_slot(atom_mask, first) & _take_slot(atom_mask, second)  # [..., L, 2]
+    pa, pb = take_slots(positions, first), take_slots(positions, second)  # [..., L, 2, 3]
+    both = (first >= 0) & take_slots(atom_mask, first) & take_slots(atom_mask, second)  # [..., L, 2]
     mid = (pa + pb) / 2 - node[..., None, :]
     quad = quadrupole((pa - pb) / PAIR_SCALE).array * both[..., None]  # [..., L, 2, 5]
     onehot_a = jax.nn.one_hot(jnp.where(both, first, -1), S, dtype=positions.dtype)  # [..., L, 2, S]
@@ -111,7 +111,7 @@ class AtomHead(nnx.Module):
         first, second = _flip_slots(aatype)
         sign = jnp.where(jnp.sum(d[..., 0, :] * d[..., 1, :], axis=-1) < 0, -1.0, 1.0)
         d = d.at[..., 1, :].multiply(sign[..., None])
-        centre = _take_slot(offsets, first)  # [..., L, 2, 3]
+        centre = take_slots(offsets, first)  # [..., L, 2, 3]
         onehot_a = jax.nn.one_hot(first, S, dtype=offsets.dtype)  # zeros for -1
         onehot_b = jax.nn.one_hot(second, S, dtype=offsets.dtype)
         replaced = jnp.sum(onehot_a + onehot_b, axis=-2)[..., None]
