@@ -8,7 +8,8 @@ module             commands
 ``proteins``       ``genmol reconstruct protein``, ``genmol encode protein``, ``genmol decode``,
                    ``genmol evaluate proteins``, ``genmol view`` (structure files: dispatches to ``molecules``
                    for molecule files)
-``data``           ``genmol data qm9``
+``simulate``       ``genmol simulate`` (jump simulators of molecular dynamics)
+``data``           ``genmol data qm9``, ``genmol data proteins``
 =================  =====================================================================
 
 User errors (:class:`genmol.errors.GenmolError`) print one sentence and exit with status 2;
@@ -21,7 +22,7 @@ import sys
 
 import typer
 
-from genmol.cli import data, molecules, proteins, train
+from genmol.cli import data, molecules, proteins, simulate, train
 from genmol.cli.common import print_error
 from genmol.errors import GenmolError, Interrupted
 
@@ -66,6 +67,7 @@ reconstruct_app.command("protein")(proteins.reconstruct)
 encode_app.command("protein")(proteins.encode)
 app.command("decode")(proteins.decode)
 app.command("view")(proteins.view)
+app.command("simulate")(simulate.simulate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ and no empty folder behind.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from genmol.cli.common import console, out_console
+from genmol.cli.common import console, load_model_source, model_source, out_console
 from genmol.errors import GenmolError
 
 __all__ = ["reconstruct", "encode", "decode", "evaluate", "view", "STRUCTURE_SUFFIXES"]
@@ -127,47 +126,6 @@ def _output_paths(inputs: list[Path], is_dir: bool, out: Path) -> list[Path]:
 # ---------------------------------------------------------------------------------------------- model
 
 
-@dataclasses.dataclass
-class _ModelSource:
-    path: Path
-    run: bool  # a training run directory, not a model directory
-    family: str = _FAMILY
-
-
-def _model_source(checkpoint: Optional[Path], fam: str = _FAMILY) -> _ModelSource:
-    """The model to load, checked without loading it (a missing shipped model is one sentence)."""
-    from genmol.models.store import check_model_dir, family
-    from genmol.pretrained import PRETRAINED, pretrained_path
-
-    if checkpoint is None:
-        name = family(fam).pretrained
-        if name not in PRETRAINED:
-            what = "protein autoencoder" if fam == _FAMILY else "protein diffusion model"
-            raise GenmolError(f"genmol ships no trained {what} yet; train one with 'genmol train {fam}', export "
-                              "it and pass --checkpoint DIR")
-        return _ModelSource(pretrained_path(name), False, fam)
-    if (checkpoint / "config.json").is_file() and (checkpoint / "checkpoints").is_dir() \
-            and not (checkpoint / "params.npz").is_file():
-        return _ModelSource(checkpoint, True, fam)
-    return _ModelSource(check_model_dir(checkpoint), False, fam)
-
-
-def _load_model(source: _ModelSource):
-    from genmol.config import read_config_json
-    from genmol.models.store import load_model
-
-    with console.status(f"loading the model in {source.path}", spinner="dots"):
-        if not source.run:
-            return load_model(source.path, expect=source.family)[0]
-        from genmol.train.export import load_run_model
-
-        cfg = read_config_json(source.path / "config.json")
-        if cfg.get("model_name") != source.family:
-            raise GenmolError(f"{source.path} is a run of a {cfg.get('model_name')!r} model, not a "
-                              f"{source.family!r} model")
-        return load_run_model(cfg, source.path)
-
-
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -241,7 +199,7 @@ def reconstruct(
     _check_batch(batch)
     is_dir, files = _structure_files(input)
     outputs = dict(zip(files, _output_paths(files, is_dir, out)))
-    source = _model_source(checkpoint)
+    source = model_source(checkpoint, _FAMILY)
     show = is_dir and not no_progress
     with _progress(show) as bar:
         task = bar.add_task("reading", total=len(files))
@@ -261,7 +219,7 @@ def reconstruct(
     inputs = list(proteins)
     for f in inputs:
         _check_writable(proteins[f], outputs[f])
-    model = _load_model(source)  # a status spinner: not inside another live display
+    model = load_model_source(source)  # a status spinner: not inside another live display
     with _progress(show) as bar:
         task = bar.add_task("encoding", total=len(inputs))
 
@@ -358,10 +316,10 @@ def encode(
     if out.is_dir():
         raise GenmolError(f"--out {out} is a directory; name an .npz file")
     is_dir, files = _structure_files(input)
-    source = _model_source(checkpoint)
+    source = model_source(checkpoint, _FAMILY)
     proteins, _ = _read(files, lenient=False)
     check_lengths(list(proteins.values()))
-    model = _load_model(source)
+    model = load_model_source(source)
     records = encode_proteins(model, list(proteins.values()), batch)
     save_latents(out, records)
     nodes, residues = sum(r.num_nodes for r in records), sum(r.num_residues for r in records)
@@ -398,12 +356,12 @@ def decode(
     else:
         raise GenmolError(f"--out {out}: unsupported structure file type {out.suffix or '(none)'!r}; use one of "
                           f"{', '.join(STRUCTURE_SUFFIXES)} (or a directory)")
-    source = _model_source(checkpoint)
+    source = model_source(checkpoint, _FAMILY)
     for r, p in zip(records, paths):
         if p.suffix.lower() in _PDB_SUFFIXES and any(len(str(c)) > 1 for c in r.chain_id):
             raise GenmolError(f"{p}: the chain ids of {r.source or latents} do not fit PDB's one-character column; "
                               "write mmCIF (.cif) instead")
-    model = _load_model(source)
+    model = load_model_source(source)
     fingerprint = model_fingerprint(model)
     if any(r.model and r.model != fingerprint for r in records):
         console.print(f"note: {latents} was encoded by another model than {source.path} (weights differ); the "
@@ -703,8 +661,8 @@ def sample(
         raise GenmolError(f"--out {out} already exists; choose a new directory")
     if not out.parent.exists():
         raise GenmolError(f"--out {out}: the folder {out.parent} does not exist")
-    source = _model_source(checkpoint, "protein_diffusion")
-    model = _load_model(source)
+    source = model_source(checkpoint, "protein_diffusion")
+    model = load_model_source(source)
     if steps is not None:
         model.config.num_steps = int(steps)
     with _progress(True) as bar:

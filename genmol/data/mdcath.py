@@ -995,12 +995,22 @@ def embedded_ala2() -> Path:
     return embedded_file("md", "ala2_mdcath.h5")
 
 
-def align_target(source: np.ndarray, target: np.ndarray, atom_mask: np.ndarray) -> np.ndarray:
-    """``target [R, 14, 3]`` Kabsch-superimposed onto ``source`` over the present atoms (``atom_mask [R, 14]``),
-    with :func:`genmol.losses.alignment.denoising_target` at σ = 0; 0 in empty slots."""
+def align_target(source: np.ndarray, target: np.ndarray, atom_mask: np.ndarray, method: str = "kabsch") -> np.ndarray:
+    """``target [R, 14, 3]`` superimposed onto ``source`` over the present atoms (``atom_mask [R, 14]``) by
+    :func:`genmol.losses.alignment.denoising_target`; 0 in empty slots.
+
+    ``method``: ``"kabsch"`` (σ = 0: the least-squares superposition, DeepJump's), ``"fisher"`` (the exact
+    matrix-Fisher posterior mean of the rotation, reading the source as the target plus isotropic noise of
+    σ = (Kabsch RMSD)/√3 Å per coordinate: a large jump is aligned less confidently) or ``"none"`` (centroids
+    matched only, as every method does).
+    """
     from genmol.losses.alignment import denoising_target
 
     shape = np.shape(target)
-    out = denoising_target(np.reshape(target, (-1, 3)), np.reshape(source, (-1, 3)), 0.0,
-                           mask=np.reshape(atom_mask, (-1,)), method="kabsch")
+    x0, y, m = np.reshape(target, (-1, 3)), np.reshape(source, (-1, 3)), np.reshape(atom_mask, (-1,))
+    sigma = 0.0
+    if method == "fisher":
+        k = np.asarray(denoising_target(x0, y, 0.0, mask=m, method="kabsch"))
+        sigma = float(np.sqrt(np.sum((k - y)[m] ** 2) / max(int(m.sum()), 1) / 3.0))
+    out = denoising_target(x0, y, sigma, mask=m, method="kabsch" if method == "kabsch" else method)
     return np.asarray(out, np.float32).reshape(shape)

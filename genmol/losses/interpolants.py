@@ -78,7 +78,8 @@ def velocity(xt: jax.Array, x1_hat: jax.Array, t: jax.Array, t_max: float = 1 - 
 
 
 def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: jax.Array | None = None,
-              epsilon: float = 1.0, project: Callable | None = None, noise_window=(0.1, 0.9)):
+              epsilon: float = 1.0, project: Callable | None = None, noise_window=(0.1, 0.9),
+              noise_map: Callable | None = None):
     """Integrates from ``t = 0`` (the source ``x0``) to ``t = 1``.
 
     Args:
@@ -88,6 +89,9 @@ def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: ja
         path: ``"flow"`` (ODE) or ``"stochastic"`` (SDE with diffusion ``epsilon``).
         key: PRNG key for the SDE noise (required for ``"stochastic"``).
         project: optional ``project(x) -> x`` applied after every step (re-centring, re-masking padded slots).
+        noise_map: optional ``noise_map(w) -> w`` applied to the standard Gaussian SDE increments (a pytree like
+            ``x``) before they are scaled, e.g. an orthogonal map into a frame attached to the input, which keeps
+            their distribution and makes a sample O(3)-equivariant for a fixed key.
 
     Returns:
         the sample at ``t = 1``: the last step moves straight to the prediction ``x̂₁``.
@@ -110,14 +114,16 @@ def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: ja
             k, sub = jax.random.split(k)
             leaves, tree = jax.tree.flatten(x)
             keys = jax.tree.unflatten(tree, list(jax.random.split(sub, len(leaves))))
+            w = jax.tree.map(lambda a, kk: jax.random.normal(kk, a.shape, a.dtype), x, keys)
+            w = noise_map(w) if noise_map is not None else w
             on = (t > noise_window[0]) & (t < noise_window[1])
             eps = jnp.where(on, epsilon, 0.0)
 
-            def sde(a, a1, a0, zh, kk):
+            def sde(a, a1, a0, zh, wi):
                 drift = a1 - a0 + gdot * zh - (eps / g) * zh
-                return a + dt * drift + jnp.sqrt(2 * eps * dt) * jax.random.normal(kk, a.shape, a.dtype)
+                return a + dt * drift + jnp.sqrt(2 * eps * dt) * wi
 
-            new = jax.tree.map(sde, x, x1_hat, x0, z_hat, keys)
+            new = jax.tree.map(sde, x, x1_hat, x0, z_hat, w)
         new = jax.tree.map(lambda a, b: jnp.where(last, b, a), new, x1_hat)
         return (project(new), k), None
 

@@ -83,6 +83,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "genmol.models.ophiuchus.latent_diffusion:LatentDiffusion",
            "latent diffusion of new proteins in the autoencoder's latent space", pretrained=None,
            command="genmol sample proteins"),
+    Family("jump", "genmol.models.jump.task:JumpTask", "genmol.models.jump.model:JumpModel",
+           "EquiJump/DeepJump-style jump simulator of molecular dynamics", pretrained=None,
+           command="genmol simulate"),
 )}
 
 

@@ -1,0 +1,1 @@
+"""Jump simulators of molecular dynamics (EquiJump/DeepJump-style): model, task, rollouts."""
