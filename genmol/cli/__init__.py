@@ -8,7 +8,8 @@ module             commands
 ``proteins``       ``genmol reconstruct protein``, ``genmol encode protein``, ``genmol decode``,
                    ``genmol evaluate proteins``, ``genmol view`` (structure files: dispatches to ``molecules``
                    for molecule files)
-``data``           ``genmol data qm9``
+``dynamics``       ``genmol evaluate dynamics`` (trajectories, optionally against a reference MD)
+``data``           ``genmol data qm9``, ``genmol data proteins``, ``genmol data md``
 =================  =====================================================================
 
 User errors (:class:`genmol.errors.GenmolError`) print one sentence and exit with status 2;
@@ -21,7 +22,7 @@ import sys
 
 import typer
 
-from genmol.cli import data, molecules, proteins, train
+from genmol.cli import data, dynamics, molecules, proteins, train
 from genmol.cli.common import print_error
 from genmol.errors import GenmolError, Interrupted
 
@@ -62,6 +63,7 @@ sample_app.command("molecules")(molecules.sample)
 sample_app.command("proteins")(proteins.sample)
 evaluate_app.command("molecules")(molecules.evaluate)
 evaluate_app.command("proteins")(proteins.evaluate)
+evaluate_app.command("dynamics")(dynamics.evaluate)
 reconstruct_app.command("protein")(proteins.reconstruct)
 encode_app.command("protein")(proteins.encode)
 app.command("decode")(proteins.decode)
