@@ -89,8 +89,9 @@ def _structure(structure: Optional[Path], top: Optional[Path], walkers):
 
 
 def evaluate(
-    trajectories: List[Path] = typer.Argument(..., help="Trajectory files (.xtc, .dcd, .h5, multi-model .pdb/.cif); "
-                                                        "several files are walkers."),
+    trajectories: List[Path] = typer.Argument(
+        ..., metavar="TRAJ", help="Trajectory files (.xtc, .dcd, .h5, multi-model .pdb/.cif); several files are "
+                                     "walkers."),
     top: Optional[Path] = typer.Option(None, "--top", help="Topology of the trajectories (PDB of the same atoms); "
                                                            "needed for XTC and DCD."),
     reference: Optional[str] = typer.Option(
@@ -153,7 +154,7 @@ def _fmt(v, unit: str = "") -> str:
         return "—"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    digits = 4 if unit in ("nats", "fraction") else 3 if unit == "Å" else 2
+    digits = 4 if unit in ("nats", "fraction") else 3 if unit in ("Å", "count") else 2
     return f"{v:.{digits}f}"
 
 
@@ -165,7 +166,10 @@ def _print(inputs: dict, m: dict) -> None:
     walkers = inputs["trajectories"]
     intervals = sorted({(w["frame_interval_ps"], w["interval_from"]) for w in walkers})
     dt = ", ".join(f"{v:g} ps ({src})" for v, src in intervals)
-    out.print(f"{len(walkers)} trajector{'y' if len(walkers) == 1 else 'ies'} of {sys['residues']}: "
+    names = sys["residues"].split()
+    residues = " ".join(names) if len(names) <= 12 else (f"{len(names)} residues ({' '.join(names[:4])} ... "
+                                                        f"{' '.join(names[-2:])})")
+    out.print(f"{len(walkers)} trajector{'y' if len(walkers) == 1 else 'ies'} of {residues}: "
               f"{sys['num_frames']:,} frames, {sys['simulated_time_ns']:.3f} ns simulated, frame interval {dt}; "
               f"lag {sys['lag_ps']:g} ps", markup=False, highlight=False)
     has_ref = "reference" in inputs

@@ -126,3 +126,19 @@ def test_numeric_flags_at_their_boundaries(exported, capsys, flag, value):
     code, _, err = run(capsys, "evaluate", "dynamics", work / "traj_w000.xtc", "--top", work / "md" / "topology.pdb",
                        flag, value)
     assert code == 2 and flag in one_sentence(err)
+
+
+def test_multi_model_pdb_and_mdtraj_hdf5(tmp_path, capsys):
+    code, out, err = run(capsys, "evaluate", "dynamics", FIXTURES / "1l2y.pdb", "--json", tmp_path / "p.json")
+    assert code == 2 and "--frame-interval" in one_sentence(err)  # PDB models carry no time
+    code, out, err = run(capsys, "evaluate", "dynamics", FIXTURES / "1l2y.pdb", "--frame-interval", "5", "--json",
+                         tmp_path / "p.json")
+    assert code == 0, err
+    m = json.loads((tmp_path / "p.json").read_text())
+    assert m["inputs"]["trajectories"][0]["frames"] == 3 and m["system"]["lag_ps"] == 5.0
+    assert "20 residues (ASN LEU TYR ILE ... PRO SER)" in out
+    assert m["structure"]["rmsd_to"] == "the first frame of " + str(FIXTURES / "1l2y.pdb")
+    code, out, err = run(capsys, "evaluate", "dynamics", FIXTURES / "traj.h5", "--json", tmp_path / "h.json")
+    assert code == 0, err  # the HDF5 file embeds its topology and its times (0.002 ps apart)
+    m = json.loads((tmp_path / "h.json").read_text())
+    assert m["inputs"]["trajectories"][0]["interval_from"] == "time stamps" and m["system"]["lag_ps"] == 0.002

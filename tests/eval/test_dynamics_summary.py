@@ -1,6 +1,7 @@
 """dynamics_metrics on slices of the embedded MD and on a protein trajectory: JSON-safe, the model equal to the
 reference scores zero divergence, walkers are counted separately, what does not apply is a note, plots are written."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -73,6 +74,12 @@ def test_bad_inputs(ala2):
     top, pos = read_trajectory(FIXTURES / "1l2y.xtc", FIXTURES / "1l2y.pdb")
     with pytest.raises(GenmolError, match="other residues"):
         dynamics_metrics(ala2.positions[:100], ala2.topology, 1.0, [pos], 1.0, reference_topology=top)
+    fewer = ala2.topology.atom_mask.copy()
+    fewer[1, 4] = False  # ALA without CB
+    no_cb = dataclasses.replace(ala2.topology, atom_mask=fewer)
+    with pytest.raises(GenmolError, match="not the same atoms .*ALA 2 CB"):
+        dynamics_metrics(ala2.positions[:100], ala2.topology, 1.0, [ala2.positions[:100]], 1.0,
+                         reference_topology=no_cb)
     with pytest.raises(GenmolError, match="frame interval is unknown"):
         dynamics_metrics(ala2.positions[:100], ala2.topology, 1.0, [ala2.positions[:100]], None)
     with pytest.raises(GenmolError, match="whole number of frames"):

@@ -35,7 +35,7 @@ from genmol.eval.dynamics.structure import (
 )
 from genmol.eval.dynamics.summary import dynamics_metrics, json_safe
 from genmol.eval.dynamics.tica import (
-    TicComparison, TicGrid, compare_tics, fit_tica, tic_grid, tic_histogram, tica_features,
+    TicComparison, TicGrid, compare_tics, fit_tica, tic_grid, tic_histogram, tica_ca_rows, tica_features,
 )
 from genmol.eval.dynamics.trajectories import (
     Trajectory, embedded_reference, interval_from_times, load_trajectory, split_halves,
@@ -49,7 +49,8 @@ __all__ = [
     "rmsd_series", "radius_of_gyration_series", "rmsf", "Rmsf", "ca_ca_series", "CaCaSeries", "clash_series",
     "fit_atoms",
     "bond_length_series", "bond_ranges", "BondRanges", "check_bond_ranges", "BondRangeCheck", "BOND_RANGE_TOLERANCE",
-    "tica_features", "fit_tica", "TicGrid", "tic_grid", "tic_histogram", "compare_tics", "TicComparison",
+    "tica_features", "tica_ca_rows", "fit_tica", "TicGrid", "tic_grid", "tic_histogram", "compare_tics",
+    "TicComparison",
     "fit_states", "assign_states", "implied_timescales",
     "Trajectory", "load_trajectory", "interval_from_times", "embedded_reference", "split_halves",
     "dynamics_metrics", "json_safe",

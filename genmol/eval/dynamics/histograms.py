@@ -10,7 +10,7 @@
   MDGen reports).
 
 JSD has a finite-sample floor: report the JSD between two halves of the reference beside every value
-(:func:`genmol.eval.dynamics.basins.reference_halves`).
+(:func:`genmol.eval.dynamics.trajectories.split_halves`).
 """
 
 from __future__ import annotations

@@ -17,8 +17,10 @@ What is computed:
 
 **Noise floor.** The reference's trajectories are each cut in half (:func:`~genmol.eval.dynamics.trajectories.
 split_halves`); a divergence's floor is its value between the two halves (JSD of the first halves' histogram
-against the second halves'), any other number's floor is ``|value(first halves) − value(second halves)|``. A model
-is indistinguishable from the reference at this sample size when its number is within the floor.
+against the second halves'), the floor of the fraction of frames outside the reference's TIC grid is the fraction
+of the second halves outside a grid sized from the first halves, and any other number's floor is
+``|value(first halves) − value(second halves)|``. A model is indistinguishable from the reference at this sample
+size when its number is within the floor.
 
 Everything that does not apply is left out with a reason in ``notes`` (e.g. TICA without a reference, φ/ψ for a
 structure without a residue that has both angles).
@@ -275,7 +277,7 @@ def dynamics_metrics(trajectories, topology: Protein, frame_interval_ps, referen
     model = _arrays(trajectories, topology, "model")
     intervals = _intervals(frame_interval_ps, len(model), "model")
     names = list(names) if names is not None else [f"traj {i}" for i in range(len(model))]
-    ref, ref_intervals, ref_top = None, [], topology
+    ref, ref_intervals = None, []
     if reference is not None:
         ref_top = topology if reference_topology is None else reference_topology
         if not np.array_equal(ref_top.aatype, topology.aatype):
@@ -283,6 +285,11 @@ def dynamics_metrics(trajectories, topology: Protein, frame_interval_ps, referen
             want = " ".join(rc.RESIDUE_NAMES[a] for a in topology.aatype[:8])
             raise GenmolError(f"the reference has other residues ({have}{' ...' * (ref_top.num_residues > 8)}) than "
                               f"the trajectories ({want}{' ...' * (topology.num_residues > 8)})")
+        if not np.array_equal(ref_top.atom_mask, topology.atom_mask):
+            r, s = np.argwhere(ref_top.atom_mask != topology.atom_mask)[0]
+            raise GenmolError(f"the reference and the trajectories have the same residues but not the same atoms "
+                              f"(first difference: {rc.RESIDUE_NAMES[topology.aatype[r]]} "
+                              f"{topology.residue_index[r]} {rc.ATOM_NAMES[topology.aatype[r], s]})")
         ref = _arrays(reference, topology, "reference")
         ref_intervals = _intervals(reference_interval_ps, len(ref), "reference")
     ref_names = list(reference_names) if reference_names is not None else [f"ref {i}" for i in range(len(ref or []))]
@@ -296,7 +303,8 @@ def dynamics_metrics(trajectories, topology: Protein, frame_interval_ps, referen
                    "num_frames": sum(len(a) for a in model), "frame_interval_ps": intervals,
                    "simulated_time_ns": sum((len(a) - 1) * dt for a, dt in zip(model, intervals)) / 1000.0,
                    "lag_ps": lag, "trajectories": names},
-        "noise_floor_definition": "reference cut in half: JSD between the halves for divergences, |first half − "
+        "noise_floor_definition": "reference cut in half: JSD between the halves for divergences; second-half "
+                                  "frames outside the first half's TIC grid for the outside fraction; |first half − "
                                   "second half| for every other number",
     }
     if ref is not None:
@@ -334,7 +342,8 @@ def dynamics_metrics(trajectories, topology: Protein, frame_interval_ps, referen
             table.append(_row(f"population_{k}", f"population {k}", "fraction", basins["model"]["populations"][k],
                               basins.get("reference", {}).get("populations", {}).get(k),
                               basins.get("noise_floor", {}).get("populations", {}).get(k)))
-        table.append(_row("alpha_R_beta_per_ns", f"αR↔β transitions at {lag:g} ps", "per ns",
+        table.append(_row("alpha_R_beta_per_ns", f"αR↔β transitions at {lag:g} ps",
+                          "per ns" if n_pairs == 1 else "per ns per residue",
                           basins["model"]["alpha_R_beta_per_ns"],
                           basins.get("reference", {}).get("alpha_R_beta_per_ns"),
                           basins.get("noise_floor", {}).get("alpha_R_beta_per_ns")))
@@ -406,8 +415,8 @@ def dynamics_metrics(trajectories, topology: Protein, frame_interval_ps, referen
 
 def _tica_msm(model, intervals, ref, ref_intervals, topology, lag, msm_lags_ps, tic_bins, n_clusters, seed,
               notes) -> dict:
-    ref_feats = [tc.tica_features(a, topology)[0] for a in ref]
-    kind = tc.tica_features(ref[0][:1], topology)[1]
+    ref_feats, kinds = zip(*(tc.tica_features(a, topology) for a in ref))
+    kind = kinds[0]
     lag_frames = bs.lag_in_frames(lag, ref_intervals)
     if len(set(lag_frames)) != 1:
         raise GenmolError("the reference trajectories have different frame intervals; TICA needs one lag in frames")
@@ -420,12 +429,18 @@ def _tica_msm(model, intervals, ref, ref_intervals, topology, lag, msm_lags_ps, 
     first = np.concatenate([t[:len(t) // 2] for t in ref_tics])
     second = np.concatenate([t[len(t) // 2:] for t in ref_tics])
     floor = tc.compare_tics(first, second, grid)
-    result = {"tica": {"features": kind, "lag_ps": lag, "lag_frames": lag_frames[0], "dim": 2,
+    # the floor of "outside the grid": second-half frames outside a grid sized from the first half alone
+    outside_floor = tc.tic_histogram(second, tc.tic_grid(first, tic_bins))[1] / max(len(second), 1)
+    features = {"features": kind}
+    if kind == "ca_distances":
+        features.update(ca_atoms=len(tc.tica_ca_rows(topology, 10**9)), ca_atoms_used=len(tc.tica_ca_rows(topology)),
+                        num_features=int(ref_feats[0].shape[1]))
+    result = {"tica": {**features, "lag_ps": lag, "lag_frames": lag_frames[0], "dim": 2,
                        "fitted_on": "reference only", "bins": tic_bins,
                        "grid": {"lo": grid.lo, "hi": grid.hi, "sized_from": "reference alone"},
                        "outside_grid": "counted in one overflow bin (never dropped)", "jsd": cmp.jsd,
                        "jsd_noise_floor": floor.jsd, "fraction_outside": cmp.fraction_outside,
-                       "reference_halves_fraction_outside": floor.fraction_outside}}
+                       "reference_halves_fraction_outside": outside_floor}}
     lags = [lag * f for f in MSM_LAG_FACTORS] if msm_lags_ps is None else [float(v) for v in msm_lags_ps]
     states = ms.fit_states(ref_tics, n_clusters, seed)
     msm = {"num_clusters": int(states.n_clusters), "clustered_on": "reference TICs",
@@ -434,7 +449,8 @@ def _tica_msm(model, intervals, ref, ref_intervals, topology, lag, msm_lags_ps, 
         msm["model"] = ms.implied_timescales(ms.assign_states(states, model_tics), intervals[0], lags)
     else:
         notes.append("model MSM skipped: the trajectories have different frame intervals")
-    notes += [f"MSM of the {who}: {n}" for who in ("model", "reference") if who in msm for n in msm[who]["notes"]]
+    notes += [f"MSM of the {who}: " + "; ".join(msm[who]["notes"]) for who in ("model", "reference")
+              if who in msm and msm[who]["notes"]]
     result["msm"] = msm
     return result
 

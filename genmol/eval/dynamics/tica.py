@@ -2,9 +2,12 @@
 (shared/notes/protein_metrics.md, "Dynamics"; notes/proteins.md §3 on the grid).
 
 * **Features** (:func:`tica_features`): pairwise distances of the amino-acid Cα (``i < j``, Å) when there are at
-  least :data:`MIN_CA_FOR_DISTANCES` of them; otherwise (alanine dipeptide has one Cα) the cosines and sines of
-  every defined φ and ψ; a system with neither cannot be analysed (:class:`~genmol.errors.GenmolError` with the
-  reason, which :func:`~genmol.eval.dynamics.summary.dynamics_metrics` reports instead of the numbers).
+  least :data:`MIN_CA_FOR_DISTANCES` of them, using at most :data:`MAX_CA_FOR_DISTANCES` Cα evenly spaced along the
+  chain (:func:`tica_ca_rows`; every Cα of chignolin, Trp-cage or villin, whereas all 158 of a lysozyme would give
+  12,403 distances, a covariance TICA cannot estimate from a short reference); with fewer Cα (alanine dipeptide
+  has one) the cosines and sines of every defined φ and ψ; a system with neither cannot be analysed
+  (:class:`~genmol.errors.GenmolError` with the reason, which :func:`~genmol.eval.dynamics.summary.dynamics_metrics`
+  reports instead of the numbers).
 * **TICA** (deeptime ``TICA(lagtime=τ, dim=2)``, kinetic-map scaling): fitted on the **reference only**, with
   time-lagged pairs taken within each reference trajectory; model frames are projected with the reference's TICA.
 * **Grid** (:class:`TicGrid`): ``bins × bins`` over ``[min, max]`` of the reference's two TICs — sized from the
@@ -29,11 +32,14 @@ from genmol.errors import GenmolError
 from genmol.eval.dynamics.dihedrals import backbone_dihedrals
 from genmol.eval.dynamics.histograms import jensen_shannon
 
-__all__ = ["MIN_CA_FOR_DISTANCES", "TIC_BINS", "ca_distance_features", "dihedral_features", "tica_features",
-           "fit_tica", "TicGrid", "tic_grid", "tic_histogram", "TicComparison", "compare_tics"]
+__all__ = ["MIN_CA_FOR_DISTANCES", "MAX_CA_FOR_DISTANCES", "TIC_BINS", "tica_ca_rows", "ca_distance_features",
+           "dihedral_features", "tica_features", "fit_tica", "TicGrid", "tic_grid", "tic_histogram", "TicComparison",
+           "compare_tics"]
 
 MIN_CA_FOR_DISTANCES = 3
 """Fewer amino-acid Cα than this: TICA uses φ/ψ features instead of Cα distances."""
+MAX_CA_FOR_DISTANCES = 50
+"""At most this many Cα (1,225 distances) enter the TICA features, evenly spaced along the chain."""
 TIC_BINS = 32
 """Bins per TIC of the histogram grid (32 × 32 over the reference's range)."""
 
@@ -42,10 +48,19 @@ def _ca_rows(topology: Protein) -> np.ndarray:
     return np.nonzero(topology.atom_mask[:, rc.CA_SLOT] & topology.amino_acid_mask())[0]
 
 
-def ca_distance_features(positions, topology: Protein) -> np.ndarray:
-    """``[F, N(N−1)/2]`` Å: distances between every pair ``i < j`` of the ``N`` amino-acid Cα (caps left out) of
-    ``positions [F, R, 14, 3]``."""
-    ca = np.asarray(positions, np.float64)[:, _ca_rows(topology), rc.CA_SLOT]
+def tica_ca_rows(topology: Protein, max_atoms: int = MAX_CA_FOR_DISTANCES) -> np.ndarray:
+    """The residue rows whose Cα enter the distance features: every amino-acid Cα, or ``max_atoms`` of them evenly
+    spaced along the chain (first and last included)."""
+    rows = _ca_rows(topology)
+    if len(rows) <= max_atoms:
+        return rows
+    return rows[np.unique(np.round(np.linspace(0, len(rows) - 1, max_atoms)).astype(int))]
+
+
+def ca_distance_features(positions, topology: Protein, max_atoms: int = MAX_CA_FOR_DISTANCES) -> np.ndarray:
+    """``[F, N(N−1)/2]`` Å: distances between every pair ``i < j`` of the ``N`` Cα of :func:`tica_ca_rows` (amino
+    acids, caps left out; at most ``max_atoms``) of ``positions [F, R, 14, 3]``."""
+    ca = np.asarray(positions, np.float64)[:, tica_ca_rows(topology, max_atoms), rc.CA_SLOT]
     i, j = np.triu_indices(ca.shape[1], k=1)
     return np.linalg.norm(ca[:, i] - ca[:, j], axis=-1)
 
