@@ -81,7 +81,7 @@ def implied_timescales(dtrajs: Sequence[np.ndarray], interval_ps: float, lags_ps
                     else:
                         out["notes"].append(f"lag {lag_ps:g} ps: the largest connected set has {n_states} state(s)")
                 for w in {str(w.message) for w in caught}:  # e.g. deeptime's SpectralWarning on too little data
-                    out["notes"].append(f"lag {lag_ps:g} ps: {w}")
+                    out["notes"].append(f"lag {lag_ps:g} ps: {w.rstrip('.')}")
             except Exception as e:  # deeptime raises on degenerate count matrices
                 out["notes"].append(f"lag {lag_ps:g} ps: MSM not estimable ({' '.join(str(e).split())[:100]})")
         out["lags_ps"].append(float(lag_ps))
