@@ -9,7 +9,8 @@ module             commands
                    ``genmol evaluate proteins``, ``genmol view`` (structure files: dispatches to ``molecules``
                    for molecule files)
 ``simulate``       ``genmol simulate`` (jump simulators of molecular dynamics)
-``data``           ``genmol data qm9``, ``genmol data proteins``
+``dynamics``       ``genmol evaluate dynamics`` (trajectories, optionally against a reference MD)
+``data``           ``genmol data qm9``, ``genmol data proteins``, ``genmol data md``
 =================  =====================================================================
 
 User errors (:class:`genmol.errors.GenmolError`) print one sentence and exit with status 2;
@@ -22,7 +23,7 @@ import sys
 
 import typer
 
-from genmol.cli import data, molecules, proteins, simulate, train
+from genmol.cli import data, dynamics, molecules, proteins, simulate, train
 from genmol.cli.common import print_error
 from genmol.errors import GenmolError, Interrupted
 
@@ -63,6 +64,7 @@ sample_app.command("molecules")(molecules.sample)
 sample_app.command("proteins")(proteins.sample)
 evaluate_app.command("molecules")(molecules.evaluate)
 evaluate_app.command("proteins")(proteins.evaluate)
+evaluate_app.command("dynamics")(dynamics.evaluate)
 reconstruct_app.command("protein")(proteins.reconstruct)
 encode_app.command("protein")(proteins.encode)
 app.command("decode")(proteins.decode)

@@ -1,4 +1,4 @@
-"""``genmol data``: inspect the data sets genmol can load."""
+"""``genmol data``: inspect the data sets genmol can load (QM9, protein sets) and export the embedded MD."""
 
 from __future__ import annotations
 
@@ -84,3 +84,61 @@ def proteins(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     console.print(f"wrote {len(ps)} PDB files to {target}", markup=False, highlight=False)
+
+
+@app.command("md")
+def md(
+    out: str = typer.Option(..., "--out", help="A new directory for topology.pdb and the XTC trajectory."),
+    temperature: float = typer.Option(300.0, "--temperature", help="300 or 400 (K)."),
+    split: str = typer.Option("all", "--split", help="all | train | tail (the held-out last 20 % of the 300 K "
+                                                     "run; the 400 K run has none)."),
+):
+    """Write the embedded alanine-dipeptide MD (heavy atoms, 1 ps per frame) as XTC + a topology PDB, readable with
+    mdtraj.load(xtc, top=pdb) and 'genmol evaluate dynamics'."""
+    import dataclasses
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from genmol.cli.common import out_console
+    from genmol.data.mdcath import ALA2_HELD_OUT, MdcathSet, TrajectoryKey, embedded_ala2
+    from genmol.errors import GenmolError
+    from genmol.io.structures import write_pdb
+    from genmol.io.xtc import write_xtc
+
+    if split not in ("all", "train", "tail"):
+        raise GenmolError(f"--split {split}: use all, train or tail")
+    if Path(out).exists():
+        raise GenmolError(f"--out {out} already exists; choose a new directory")
+    data = MdcathSet(embedded_ala2(), held_out_tail=ALA2_HELD_OUT)
+    temps = sorted({k.temperature_K for k in data.view("all").trajectories()})
+    if not any(abs(temperature - t) < 1e-6 for t in temps):
+        raise GenmolError(f"--temperature {temperature:g}: the embedded MD has {' and '.join(f'{t:g}' for t in temps)}"
+                          " K")
+    key = TrajectoryKey("ala2", float(temperature), 0)
+    start, stop = data.view(split).window(key)
+    if start == stop:
+        raise GenmolError(f"the {temperature:g} K run has no {split} frames (only the 300 K run has a held-out tail); "
+                          "use --split all or train")
+    interval = data.frame_interval_ps(key)
+    frames = data.file("ala2").frames(key, start, stop)
+    topology = dataclasses.replace(data.topology("ala2"), positions=frames[0], source="")
+    name = f"ala2_{temperature:g}K_{split}.xtc"
+    target = Path(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else "."))
+    try:
+        write_pdb(staging / "topology.pdb", topology)
+        write_xtc(staging / name, topology, frames, (start + np.arange(len(frames))) * interval)
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the output gets the usual permissions
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    out_console().print(f"wrote {target / 'topology.pdb'} and {target / name}: alanine dipeptide, 10 heavy atoms, "
+                        f"{len(frames):,} frames ({start:,}–{stop - 1:,}) at {temperature:g} K, {interval:g} ps apart "
+                        f"({split} split; times in ps from the start of the run)", markup=False, highlight=False)

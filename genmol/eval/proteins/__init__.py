@@ -16,9 +16,9 @@ Inputs are :class:`~genmol.data.proteins.structure.Protein` records or arrays ``
 """
 
 from genmol.eval.proteins.chemistry import (
-    Clashes, bond_angle_deviations, bond_angle_rmsd, bond_length_deviations, bond_length_rmsd, ca_ca_distances,
-    ca_ca_fraction, ca_ca_valid, chain_links, clashes_per_100_residues, find_clashes, peptide_bond_fraction,
-    radius_of_gyration,
+    BondAtoms, Clashes, bond_angle_deviations, bond_angle_rmsd, bond_atoms, bond_length_deviations, bond_length_rmsd,
+    ca_ca_distances, ca_ca_fraction, ca_ca_valid, chain_links, clashes_per_100_residues, find_clashes,
+    peptide_bond_fraction, radius_of_gyration,
 )
 from genmol.eval.proteins.comparison import (
     AllAtomRMSD, all_atom_rmsd, ca_rmsd, ca_superposition, flip_to_match, gdt, gdt_ha, gdt_ts, lddt,
@@ -35,7 +35,8 @@ from genmol.eval.proteins.summary import (
 __all__ = [
     "flip_to_match", "ca_superposition", "ca_rmsd", "all_atom_rmsd", "AllAtomRMSD", "gdt", "gdt_ts", "gdt_ha",
     "lddt", "tm_score", "tm_align_scores", "residue_recovery",
-    "chain_links", "bond_length_deviations", "bond_length_rmsd", "bond_angle_deviations", "bond_angle_rmsd",
+    "chain_links", "bond_atoms", "BondAtoms", "bond_length_deviations", "bond_length_rmsd", "bond_angle_deviations",
+    "bond_angle_rmsd",
     "peptide_bond_fraction", "ca_ca_distances", "ca_ca_fraction", "ca_ca_valid", "find_clashes", "Clashes",
     "clashes_per_100_residues", "radius_of_gyration",
     "secondary_structure_fractions", "rg_scaling_exponent", "diversity", "novelty", "pairwise_tm_scores",

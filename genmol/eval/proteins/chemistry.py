@@ -30,10 +30,10 @@ from genmol.data.proteins import residues as rc
 from genmol.errors import GenmolError
 from genmol.eval.proteins._inputs import Structure, as_structure, ca_indices
 
-__all__ = ["chain_links", "bond_length_deviations", "bond_length_rmsd", "bond_angle_deviations", "bond_angle_rmsd",
-           "peptide_bond_fraction", "ca_ca_distances", "ca_ca_fraction", "ca_ca_valid", "find_clashes",
-           "Clashes", "clashes_per_100_residues", "radius_of_gyration", "CLASH_OVERLAP", "PEPTIDE_BOND_TOLERANCE",
-           "CA_CA_IDEAL", "CA_CA_TOLERANCE"]
+__all__ = ["chain_links", "bond_atoms", "BondAtoms", "bond_length_deviations", "bond_length_rmsd",
+           "bond_angle_deviations", "bond_angle_rmsd", "peptide_bond_fraction", "ca_ca_distances", "ca_ca_fraction",
+           "ca_ca_valid", "find_clashes", "Clashes", "clashes_per_100_residues", "radius_of_gyration", "CLASH_OVERLAP",
+           "PEPTIDE_BOND_TOLERANCE", "CA_CA_IDEAL", "CA_CA_TOLERANCE"]
 
 PEPTIDE_BOND_TOLERANCE = 0.1
 """A peptide bond is valid within ``PEPTIDE_BOND_LENGTH`` (1.329 Å) ± 0.1 Å."""
@@ -96,17 +96,37 @@ def _intra_bonds(s: Structure) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return rows[present], safe[..., 0][present], safe[..., 1][present], ch.BOND_LENGTHS[s.aatype][present]
 
 
+class BondAtoms(NamedTuple):
+    """The covalent bonds of a structure whose two atoms are present, ``[B]`` each: atom ``a`` is slot ``slot_a``
+    of row ``row_a``, atom ``b`` slot ``slot_b`` of row ``row_b``; ``ideal`` Å."""
+
+    row_a: np.ndarray
+    slot_a: np.ndarray
+    row_b: np.ndarray
+    slot_b: np.ndarray
+    ideal: np.ndarray
+
+
+def bond_atoms(structure, aatype=None, atom_mask=None, *, links=None) -> BondAtoms:
+    """The bonds scored by :func:`bond_length_deviations`, in its order: the intra-residue bonds of
+    :data:`~genmol.data.proteins.chemistry.BONDS` (row by row), then the peptide bonds C(i)–N(i+1) of linked rows
+    (ideal 1.329 Å). Depends on the types, mask and links only (a trajectory of one topology has one list)."""
+    s = _structure(structure, aatype, atom_mask)
+    rows, a, b, ideal = _intra_bonds(s)
+    link = _links(s, links)
+    i = np.nonzero(link & s.atom_mask[:-1, rc.C_SLOT] & s.atom_mask[1:, rc.N_SLOT])[0]
+    return BondAtoms(np.concatenate([rows, i]), np.concatenate([a, np.full(i.shape, rc.C_SLOT)]),
+                     np.concatenate([rows, i + 1]), np.concatenate([b, np.full(i.shape, rc.N_SLOT)]),
+                     np.concatenate([ideal, np.full(i.shape, ch.PEPTIDE_BOND_LENGTH)]))
+
+
 def bond_length_deviations(structure, aatype=None, atom_mask=None, *, links=None) -> np.ndarray:
     """``[B]`` Å: measured minus ideal length of every bond whose two atoms are present — the intra-residue bonds of
     :data:`~genmol.data.proteins.chemistry.BONDS`, then the peptide bonds C(i)–N(i+1) of linked rows (ideal
-    1.329 Å)."""
+    1.329 Å); the bonds of :func:`bond_atoms`."""
     s = _structure(structure, aatype, atom_mask)
-    rows, a, b, ideal = _intra_bonds(s)
-    intra = np.linalg.norm(s.positions[rows, a] - s.positions[rows, b], axis=-1) - ideal
-    link = _links(s, links)
-    i = np.nonzero(link & s.atom_mask[:-1, rc.C_SLOT] & s.atom_mask[1:, rc.N_SLOT])[0]
-    pept = np.linalg.norm(s.positions[i, rc.C_SLOT] - s.positions[i + 1, rc.N_SLOT], axis=-1) - ch.PEPTIDE_BOND_LENGTH
-    return np.concatenate([intra, pept])
+    b = bond_atoms(s.positions, s.aatype, s.atom_mask, links=_links(s, links))
+    return np.linalg.norm(s.positions[b.row_a, b.slot_a] - s.positions[b.row_b, b.slot_b], axis=-1) - b.ideal
 
 
 def _rms(x: np.ndarray) -> float:
