@@ -43,7 +43,9 @@ def get_config() -> ml_collections.ConfigDict:
         temperatures=(),          # filled in from the data when training starts
         jumps_ps=(),
     ))
-    c.loss = ml_collections.ConfigDict(dict(vector_map=1.0, position=1.0, noise=1.0, max_radius=32.0))
+    # bond (Å²) and angle (rad²): ideal-geometry terms on x̂₁ for flow times t >= aux_min_t only (0: off).
+    c.loss = ml_collections.ConfigDict(dict(vector_map=1.0, position=1.0, noise=1.0, max_radius=32.0, bond=0.0,
+                                            angle=0.0, aux_min_t=0.5))
     c.optim = optim_config(name="adam", learning_rate=1e-3, schedule="warmup_cosine", warmup_steps=200,
                            grad_clip=1.0)
     c.train = ml_collections.ConfigDict(dict(steps=20000, batch_size=64, log_every=100, checkpoint_every=1000,

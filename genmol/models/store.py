@@ -84,7 +84,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "latent diffusion of new proteins in the autoencoder's latent space", pretrained=None,
            command="genmol sample proteins"),
     Family("jump", "genmol.models.jump.task:JumpTask", "genmol.models.jump.model:JumpModel",
-           "EquiJump/DeepJump-style jump simulator of molecular dynamics", pretrained=None,
+           "EquiJump/DeepJump-style jump simulator of molecular dynamics", pretrained="jump_ala2",
            command="genmol simulate"),
 )}
 

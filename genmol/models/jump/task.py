@@ -13,6 +13,10 @@ are pure functions of ``(step, slot)``.
 Loss per example (weights ``loss.*``), on ``x̂₁`` against the target after flip relabelling::
 
     vector_map · VectorMap(max_radius Å) + position · Huber(|x̂₁ − x₁|) [+ noise · |ẑ − z|² (stochastic path)]
+    + [t ≥ aux_min_t] · (bond · bond-length error² + angle · bond-angle error²)   (ideal geometry, Engh & Huber/CCD)
+
+The geometry terms act only late on the path, where ``x̂₁`` is a sharp structure rather than an average of
+several (an average of two conformations has no reason to have ideal bonds).
 
 Evaluation: the same pairs from the held-out part (the valid domains, else the held-out tail), one fixed draw per
 example. Logged besides: ``rmsd`` (Å, all atoms, of ``x̂₁``; no superposition needed: the target is in the
@@ -53,7 +57,8 @@ class JumpBatch:
     Attributes:
         aatype ``[B, L]`` int32; source, target ``[B, L, 14, 3]`` float32 Å (as stored, both centred on the
         source's Cα mean, 0 in empty slots; the loss superimposes the target on the source, :func:`align_pairs`);
-        atom_mask ``[B, L, 14]``; residue_mask ``[B, L]``; temperature ``[B]`` K; delta ``[B]`` ps; noise
+        atom_mask ``[B, L, 14]``; residue_mask ``[B, L]``; residue_index ``[B, L]`` int32 author numbers (-1 in
+        padding); temperature ``[B]`` K; delta ``[B]`` ps; noise
         ``[B, L, 14, 3]`` (centred standard Gaussian on present atoms); t ``[B]`` interpolant time;
         example_mask ``[B]``.
     """
@@ -63,6 +68,7 @@ class JumpBatch:
     target: jax.Array
     atom_mask: jax.Array
     residue_mask: jax.Array
+    residue_index: jax.Array
     temperature: jax.Array
     delta: jax.Array
     noise: jax.Array
@@ -94,13 +100,14 @@ def _example(pair: Pair, g: np.random.Generator, length: int):
     noise = centred_noise_np(g, pad(mask))
     t = np.float32(g.uniform(1e-3, 1 - 1e-3))
     return (pad(pair.aatype.astype(np.int32)), pad(source), pad(target), pad(mask), pad(ca),
-            np.float32(pair.temperature_K), np.float32(pair.delta_ps), noise, t)
+            pad(pair.residue_index.astype(np.int32), -1), np.float32(pair.temperature_K), np.float32(pair.delta_ps),
+            noise, t)
 
 
 def _stack(examples: list, size: int, length: int) -> JumpBatch:
     empty = (np.zeros(length, np.int32), np.zeros((length, rc.NUM_SLOTS, 3), np.float32),
              np.zeros((length, rc.NUM_SLOTS, 3), np.float32), np.zeros((length, rc.NUM_SLOTS), bool),
-             np.zeros(length, bool), np.float32(300.0), np.float32(1.0),
+             np.zeros(length, bool), np.full(length, -1, np.int32), np.float32(300.0), np.float32(1.0),
              np.zeros((length, rc.NUM_SLOTS, 3), np.float32), np.float32(0.5))
     rows = list(examples) + [empty] * (size - len(examples))
     cols = [np.stack(c) for c in zip(*rows)]
@@ -140,6 +147,11 @@ def jump_loss(model: JumpModel, batch: JumpBatch, weights: ml_collections.Config
     out = {"vector_map": sl.vector_map_loss(x1, target, tmask, max_radius=float(weights.get("max_radius", 32.0))),
            "position": sl.position_loss(x1, target, tmask)}
     out["loss"] = float(weights.vector_map) * out["vector_map"] + float(weights.position) * out["position"]
+    gate = (batch.t >= float(weights.get("aux_min_t", 0.5))).astype(x1.dtype)
+    for name, fn in (("bond", sl.bond_length_loss), ("angle", sl.bond_angle_loss)):
+        if float(weights.get(name, 0.0)):
+            out[name] = fn(x1, batch.aatype, tmask, batch.residue_mask, batch.residue_index)
+            out["loss"] = out["loss"] + float(weights[name]) * gate * out[name]
     if z is not None:
         n = jnp.maximum(jnp.sum(mask, axis=(-2, -1)), 1)
         out["noise_mse"] = jnp.sum(jnp.where(mask[..., None], (z - batch.noise) ** 2, 0.0), axis=(-3, -2, -1)) / n
@@ -171,7 +183,7 @@ class JumpTask:
         temps = sorted({k.temperature_K for k in self.train.trajectories()})
         config.model.temperatures = tuple(temps)
         config.model.jumps_ps = self.jumps
-        unknown = set(config.loss) - {"vector_map", "position", "noise", "max_radius"}
+        unknown = set(config.loss) - {"vector_map", "position", "noise", "max_radius", "bond", "angle", "aux_min_t"}
         if unknown:
             raise ConfigError(f"unknown loss terms {sorted(unknown)} in config.loss")
 
