@@ -88,7 +88,8 @@ def proteins(
 
 @app.command("md")
 def md(
-    out: str = typer.Option(..., "--out", help="A new directory for topology.pdb and the XTC trajectory."),
+    out: str = typer.Option(..., "--out", help="A new directory for the XTC trajectory and its topology PDB "
+                                               "(<name>_topology.pdb)."),
     temperature: float = typer.Option(300.0, "--temperature", help="300 or 400 (K)."),
     split: str = typer.Option("all", "--split", help="all | train | tail (the held-out last 20 % of the 300 K "
                                                      "run; the 400 K run has none)."),
@@ -106,8 +107,7 @@ def md(
     from genmol.cli.common import out_console
     from genmol.data.mdcath import ALA2_HELD_OUT, MdcathSet, TrajectoryKey, embedded_ala2
     from genmol.errors import GenmolError
-    from genmol.io.structures import write_pdb
-    from genmol.io.xtc import write_xtc
+    from genmol.io.trajectory_writer import TrajectoryWriter
 
     if split not in ("all", "train", "tail"):
         raise GenmolError(f"--split {split}: use all, train or tail")
@@ -130,8 +130,9 @@ def md(
     target = Path(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else "."))
     try:
-        write_pdb(staging / "topology.pdb", topology)
-        write_xtc(staging / name, topology, frames, (start + np.arange(len(frames))) * interval)
+        with TrajectoryWriter(staging / name, topology) as writer:  # also writes <stem>_topology.pdb
+            writer.append(frames, (start + np.arange(len(frames))) * interval)
+        top_name = writer.topology_path.name
         umask = os.umask(0)
         os.umask(umask)
         staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the output gets the usual permissions
@@ -139,6 +140,6 @@ def md(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    out_console().print(f"wrote {target / 'topology.pdb'} and {target / name}: alanine dipeptide, 10 heavy atoms, "
+    out_console().print(f"wrote {target / top_name} and {target / name}: alanine dipeptide, 10 heavy atoms, "
                         f"{len(frames):,} frames ({start:,}–{stop - 1:,}) at {temperature:g} K, {interval:g} ps apart "
                         f"({split} split; times in ps from the start of the run)", markup=False, highlight=False)

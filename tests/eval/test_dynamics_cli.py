@@ -16,6 +16,11 @@ from tests.helpers import ROOT
 FIXTURES = ROOT / "tests" / "fixtures" / "proteins"
 
 
+def top_pdb(work):
+    """The topology PDB `genmol data md` writes beside its XTC."""
+    return work / "md" / "ala2_300K_tail_topology.pdb"
+
+
 def run(capsys, *args):
     code = main([str(a) for a in args])
     out = capsys.readouterr()
@@ -41,7 +46,7 @@ def exported(tmp_path_factory):
     assert code == 0, out.getvalue()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traj = mdtraj.load(str(work / "md" / "ala2_300K_tail.xtc"), top=str(work / "md" / "topology.pdb"))
+        traj = mdtraj.load(str(work / "md" / "ala2_300K_tail.xtc"), top=str(top_pdb(work)))
         traj[:1500].save_xtc(str(work / "traj_w000.xtc"))
         traj[1500:3000].save_xtc(str(work / "traj_w001.xtc"))
         traj[3000:5000].save_xtc(str(work / "ref.xtc"))
@@ -51,7 +56,7 @@ def exported(tmp_path_factory):
 
 def test_data_md_writes_a_readable_xtc_and_topology(exported, capsys):
     work, printed, traj = exported
-    assert "14,976 frames" in printed and "topology.pdb" in printed
+    assert "14,976 frames" in printed and "ala2_300K_tail_topology.pdb" in printed
     assert traj.n_frames == 14_976 and traj.n_atoms == 10 and traj.n_residues == 3
     np.testing.assert_allclose(traj.time[:3], [59_904.0, 59_905.0, 59_906.0])  # ps from the start of the run
     from genmol.eval.dynamics import embedded_reference
@@ -69,7 +74,7 @@ def test_data_md_writes_a_readable_xtc_and_topology(exported, capsys):
 def test_walkers_against_the_embedded_reference(exported, capsys):
     work, _, _ = exported
     code, out, err = run(capsys, "evaluate", "dynamics", work / "traj_w000.xtc", work / "traj_w001.xtc", "--top",
-                         work / "md" / "topology.pdb", "--reference", "ala2:300", "--lag", "10", "--json",
+                         top_pdb(work), "--reference", "ala2:300", "--lag", "10", "--json",
                          work / "m.json", "--plots", work / "plots")
     assert code == 0, err
     assert "2 trajectories of ACE ALA NME" in out and "1 ps (time stamps)" in out and "noise floor" in out
@@ -87,7 +92,7 @@ def test_walkers_against_the_embedded_reference(exported, capsys):
 
 def test_reference_file_and_frame_interval(exported, capsys):
     work, _, _ = exported
-    top = work / "md" / "topology.pdb"
+    top = top_pdb(work)
     code, out, err = run(capsys, "evaluate", "dynamics", work / "traj.dcd", "--top", top, "--frame-interval", "1",
                          "--reference", work / "ref.xtc", "--json", work / "d.json")
     assert code == 0, err
@@ -98,7 +103,7 @@ def test_reference_file_and_frame_interval(exported, capsys):
 
 def test_bad_input_is_one_sentence_and_exit_2(exported, capsys):
     work, _, _ = exported
-    top = work / "md" / "topology.pdb"
+    top = top_pdb(work)
     walker = work / "traj_w000.xtc"
     cases = [
         ((walker,), "needs its topology; pass --top"),
@@ -123,7 +128,7 @@ def test_bad_input_is_one_sentence_and_exit_2(exported, capsys):
                          + [("--bond-tolerance", v) for v in ("-0.1", "nan", "inf")])
 def test_numeric_flags_at_their_boundaries(exported, capsys, flag, value):
     work, _, _ = exported
-    code, _, err = run(capsys, "evaluate", "dynamics", work / "traj_w000.xtc", "--top", work / "md" / "topology.pdb",
+    code, _, err = run(capsys, "evaluate", "dynamics", work / "traj_w000.xtc", "--top", top_pdb(work),
                        flag, value)
     assert code == 2 and flag in one_sentence(err)
 
