@@ -1,6 +1,7 @@
 """``genmol evaluate dynamics``: dynamics metrics of trajectory files (walkers of the jump simulator, or any MD),
 optionally against a reference MD — a trajectory file or the embedded alanine-dipeptide MD (``ala2:300``,
-``ala2:400``). Thin over :func:`genmol.eval.dynamics.dynamics_metrics`.
+``ala2:400``) or Trp-cage MD (``trpcage:320``, ``trpcage:400``). Thin over
+:func:`genmol.eval.dynamics.dynamics_metrics`.
 
 Several trajectory files are walkers: pooled for histograms and populations, separate for transitions and lags.
 The frame interval comes from each file's time stamps when they are meaningful (XTC, mdtraj HDF5), else from
@@ -96,7 +97,8 @@ def evaluate(
                                                            "needed for XTC and DCD."),
     reference: Optional[str] = typer.Option(
         None, "--reference", help="Reference MD: a trajectory file, or ala2:300 (embedded alanine-dipeptide MD, "
-                                  "held-out last 20 % at 300 K) or ala2:400 (last 20 % at 400 K, training data)."),
+                                  "held-out last 20 % at 300 K) or ala2:400 (last 20 % at 400 K, training data), "
+                                  "or trpcage:320 / trpcage:400 (embedded Trp-cage MD, the same way)."),
     reference_top: Optional[Path] = typer.Option(None, "--reference-top", help="Topology of a reference file "
                                                                                "(default: --top)."),
     frame_interval: Optional[float] = typer.Option(

@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 
 from genmol.cli.common import console, load_model_source, model_source
-from genmol.errors import GenmolError
+from genmol.errors import GenmolError, Interrupted
 
 __all__ = ["simulate", "parse_time_ps"]
 
@@ -101,23 +101,30 @@ def simulate(
     rollout = Rollout(model, system, walkers=walkers, temperature_K=temperature, delta_ps=delta, seed=seed,
                       num_steps=steps)
     writer = TrajectoryWriter(out, system.protein, walkers, overwrite=force)
-    total_ns = jumps * delta / 1e3
-    start = time.perf_counter()
-    done = 0
-    with _progress() as bar:
-        task = bar.add_task("simulate", total=total_ns, rate="")
-        writer.append(rollout.initial()[:, None], [0.0])
-        for frames in rollout.chunks(jumps, chunk=chunk):
-            times = (done + 1 + _arange(len(frames))) * delta
-            writer.append(frames.swapaxes(0, 1), times)
-            done += len(frames)
-            elapsed = time.perf_counter() - start
-            rate = done * delta / 1e3 * walkers / elapsed
-            bar.update(task, completed=done * delta / 1e3, rate=f"{rate:.3g} ns/s")
-    elapsed = time.perf_counter() - start
     files = writer.paths
     where = str(files[0]) if len(files) == 1 else f"{len(files)} files {files[0].name} … {files[-1].name} in " \
                                                     f"{files[0].parent}"
+    total_ns = jumps * delta / 1e3
+    start = time.perf_counter()
+    done = 0
+    try:
+        with _progress() as bar:
+            task = bar.add_task("simulate", total=total_ns, rate="")
+            writer.append(rollout.initial()[:, None], [0.0])
+            for frames in rollout.chunks(jumps, chunk=chunk):
+                times = (done + 1 + _arange(len(frames))) * delta
+                writer.append(frames.swapaxes(0, 1), times)
+                done += len(frames)
+                elapsed = time.perf_counter() - start
+                rate = done * delta / 1e3 * walkers / elapsed
+                bar.update(task, completed=done * delta / 1e3, rate=f"{rate:.3g} ns/s")
+    except KeyboardInterrupt:  # the writer has rolled back any chunk it was writing
+        kept = writer.frames_written
+        raise Interrupted(f"interrupted after {max(kept - 1, 0)} of {jumps} jumps; {where} "
+                          f"{'keeps' if len(files) == 1 else 'keep'} the {kept} frames of the complete chunks"
+                          if kept else "interrupted before the first frame was written; nothing was written") \
+            from None
+    elapsed = time.perf_counter() - start
     extra = f" (topology {writer.topology_path})" if writer.topology_path else ""
     console.print(f"wrote {walkers} × {jumps + 1} frames ({walkers * total_ns:.4g} ns simulated, {delta:g} ps per "
                   f"jump, {temperature:g} K) to {where}{extra} in {elapsed:.1f} s: "

@@ -2,16 +2,17 @@
 
 The data layer of the jump simulator (EquiJump/DeepJump-style models that jump MD forward by Δ). It reads the
 published mdCATH HDF5 layout (one ``mdcath_dataset_{domain}.h5`` per CATH domain) and files written the same way
-(``data/md/ala2_mdcath.h5``, the shared OpenMM references)::
+(``data/md/ala2_mdcath.h5`` and ``data/md/trpcage_mdcath.h5``, from the shared OpenMM references)::
 
     /{domain}/                       element, z, resid, resname, chain (N,), pdbProteinAtoms (PDB text of the N atoms)
     /{domain}/{T}/{replica}/coords   (F, N, 3) float, Å       T = "320" or "sims320K" (older releases)
     /{domain}/{T}/{replica}/forces   (F, N, 3) kcal/mol/Å (optional)
 
 Temperatures and replicas are whatever groups a file holds (mdCATH: 320, 348, 379, 413, 450 K × replicas 0-4;
-our references: 300 and 400 K). Atom names come from ``pdbProteinAtoms`` (parsed with biotite) and atoms go to
-residue slots with :func:`genmol.data.proteins.assign.assign_slots`, as for every other protein file: hydrogens are
-ignored, caps ``ACE``/``NME`` kept (NME methyl ``C`` or ``CH3``), CHARMM/Amber names mapped.
+our references: 300 and 400 K for alanine dipeptide, 320 and 400 K for Trp-cage). Atom names come from
+``pdbProteinAtoms`` (parsed with biotite) and atoms go to residue slots with
+:func:`genmol.data.proteins.assign.assign_slots`, as for every other protein file: hydrogens are ignored, caps
+``ACE``/``NME`` kept (NME methyl ``C`` or ``CH3``), CHARMM/Amber names mapped.
 
 **Frame interval.** Never assumed: mdCATH writes 1 frame per ns, our OpenMM references 1 frame per ps. It is read
 from a ``timestep_ps`` attribute (replica, temperature, domain or file group, nearest first); trajectories without
@@ -65,6 +66,7 @@ __all__ = [
     "MAX_ABS_COORD", "VALID", "NON_FINITE", "OUT_OF_RANGE", "ALL_ZERO", "STATUS_NAMES", "MDCATH_FRAME_INTERVAL_PS",
     "TrajectoryKey", "HeldOutTail", "Pair", "TrajectoryReport", "DataSummary", "MdcathFile", "MdcathSet",
     "frame_status", "split_domains", "parse_temperature", "align_target", "ALA2_HELD_OUT", "embedded_ala2",
+    "TRPCAGE_HELD_OUT", "embedded_trpcage", "EMBEDDED_MD", "embedded_md",
 ]
 
 MAX_ABS_COORD = 1e4
@@ -993,6 +995,34 @@ def embedded_ala2() -> Path:
     from genmol.data.paths import embedded_file
 
     return embedded_file("md", "ala2_mdcath.h5")
+
+
+TRPCAGE_HELD_OUT = HeldOutTail(0.2, temperatures=(320.0,), domains=("1l2y",))
+"""The held-out rule of the embedded Trp-cage data: the last 20 % of the 320 K run (data/md/README.md)."""
+
+
+def embedded_trpcage() -> Path:
+    """``data/md/trpcage_mdcath.h5``: Trp-cage (domain ``1l2y``, 20 residues, 154 heavy atoms), 1 ps per frame, 700
+    frames at 320 and at 400 K (use it with ``held_out_tail=TRPCAGE_HELD_OUT``)."""
+    from genmol.data.paths import embedded_file
+
+    return embedded_file("md", "trpcage_mdcath.h5")
+
+
+EMBEDDED_MD = {"ala2": (embedded_ala2, ALA2_HELD_OUT), "trpcage": (embedded_trpcage, TRPCAGE_HELD_OUT)}
+"""The MD shipped in ``data/md/``: name -> (its file, its held-out rule)."""
+
+
+def embedded_md(name: str) -> MdcathSet:
+    """The embedded MD ``name`` (``"ala2"`` or ``"trpcage"``, :data:`EMBEDDED_MD`) with its held-out tail.
+
+    Raises:
+        GenmolError: an unknown name (the sentence names the choices).
+    """
+    if name not in EMBEDDED_MD:
+        raise GenmolError(f"unknown embedded MD {name!r}; choose one of {', '.join(EMBEDDED_MD)}")
+    path, held_out = EMBEDDED_MD[name]
+    return MdcathSet(path(), held_out_tail=held_out)
 
 
 def align_target(source: np.ndarray, target: np.ndarray, atom_mask: np.ndarray, method: str = "kabsch") -> np.ndarray:

@@ -1,7 +1,8 @@
 """mdCATH-layout MD data (genmol.data.mdcath): both key styles, frame validation, frame intervals, training pairs
 (Δ, replica boundaries, validity, held-out tail, crop), the domain split, NME C/CH3, one GenmolError sentence for
-missing groups and damaged files, and the embedded alanine-dipeptide file. Fixtures are synthesised in tmp_path
-from tests/fixtures/proteins (tests/data/mdcath_fixtures.py); nothing here reads the shared data."""
+missing groups and damaged files, the embedded alanine-dipeptide and Trp-cage files, scripts/prepare_md.py. Fixtures
+are synthesised in tmp_path from tests/fixtures/proteins (tests/data/mdcath_fixtures.py); nothing here reads the
+shared data."""
 
 import importlib.util
 import tempfile
@@ -14,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genmol.data.mdcath import (
-    ALA2_HELD_OUT, ALL_ZERO, MAX_ABS_COORD, NON_FINITE, OUT_OF_RANGE, VALID, HeldOutTail, MdcathFile, MdcathSet,
-    TrajectoryKey, align_target, embedded_ala2, frame_status, parse_temperature, split_domains,
+    ALA2_HELD_OUT, ALL_ZERO, MAX_ABS_COORD, NON_FINITE, OUT_OF_RANGE, TRPCAGE_HELD_OUT, VALID, HeldOutTail, MdcathFile,
+    MdcathSet, TrajectoryKey, align_target, embedded_ala2, embedded_md, embedded_trpcage, frame_status,
+    parse_temperature, split_domains,
 )
 from genmol.data.proteins import residues as rc
 from genmol.errors import GenmolError
@@ -494,15 +496,47 @@ def test_embedded_alanine_dipeptide():
     assert s.summary().num_invalid == 0
 
 
-def test_prepare_ala2_script(tmp_path):
-    spec = importlib.util.spec_from_file_location("prepare_ala2", ROOT / "scripts" / "prepare_ala2.py")
+TRPCAGE = ROOT / "data" / "md" / "trpcage_mdcath.h5"
+
+
+def test_embedded_trpcage():
+    assert embedded_trpcage().resolve() == TRPCAGE.resolve()
+    f = MdcathFile(TRPCAGE)
+    keys = f.trajectories()
+    assert keys == [TrajectoryKey("1l2y", 320.0, 0), TrajectoryKey("1l2y", 400.0, 0)]
+    assert [f.num_frames(k) for k in keys] == [700, 700]
+    assert [f.frame_interval_ps(k) for k in keys] == [1.0, 1.0]
+    top = f.topology("1l2y")
+    trp = read_trajectory(FIX / "1l2y.xtc", FIX / "1l2y.pdb")[0]
+    assert np.array_equal(top.aatype, trp.aatype) and np.array_equal(top.atom_mask, trp.atom_mask)
+    assert top.atom_mask.sum() == 153 and top.dropped.hydrogens == 0  # 154 heavy atoms: OXT has no slot
+    assert TRPCAGE.stat().st_size <= 2_000_000
+    with h5py.File(TRPCAGE) as h:
+        assert "forces" not in h["1l2y/320/0"] and h["1l2y/320/0/coords"].scaleoffset == 3
+    s = embedded_md("trpcage")
+    assert s.held_out_tail == TRPCAGE_HELD_OUT
+    assert s.window(keys[0]) == (0, 560) and s.window(keys[1]) == (0, 700)
+    assert s.view("tail").window(keys[0]) == (560, 700) and s.summary().num_invalid == 0
+    assert embedded_md("ala2").held_out_tail == ALA2_HELD_OUT
+    with pytest.raises(GenmolError, match="unknown embedded MD 'villin'; choose one of ala2, trpcage"):
+        embedded_md("villin")
+
+
+def _prepare_md_script():
+    spec = importlib.util.spec_from_file_location("prepare_md", ROOT / "scripts" / "prepare_md.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_prepare_md_script(tmp_path):
+    script = _prepare_md_script()
     a, frames = alanine_dipeptide(50, 2)
     src = tmp_path / "all_atom.h5"
     with h5py.File(src, "w") as h:
         write_domain(h, "ala2", a, {(300, 0): frames + 20.0, (400, 0): frames[:30] + 20.0}, timestep_ps=1.0)
-    stats = script.prepare(src, tmp_path / "out.h5")
+    stats = script.prepare(src, tmp_path / "out.h5")  # the only domain
+    assert stats["domain"] == "ala2" and stats["atoms"] == 10
     assert stats["frames"] == {"300/0": 50, "400/0": 30} and stats["max_error"] <= 5.1e-4
     f = MdcathFile(tmp_path / "out.h5")
     top = f.topology("ala2")
@@ -513,3 +547,28 @@ def test_prepare_ala2_script(tmp_path):
     ref = MdcathFile(src)
     for key in f.trajectories():
         np.testing.assert_allclose(f.frames(key), ref.frames(key), atol=5.1e-4)
+    script.prepare(src, tmp_path / "again.h5", "ala2")
+    assert (tmp_path / "again.h5").read_bytes() == (tmp_path / "out.h5").read_bytes()  # byte-reproducible
+
+
+def test_prepare_md_script_on_a_protein_and_on_several_domains(tmp_path):
+    script = _prepare_md_script()
+    atoms, frames = trpcage()
+    src = tmp_path / "protein.h5"
+    with h5py.File(src, "w") as h:
+        write_domain(h, "1l2y", atoms, {(320, 0): frames[:12], (400, 0): frames[:9]}, timestep_ps=1.0)
+    stats = script.prepare(src, tmp_path / "out.h5")
+    assert stats["domain"] == "1l2y" and stats["atoms"] == 154 and stats["frames"] == {"320/0": 12, "400/0": 9}
+    f = MdcathFile(tmp_path / "out.h5")
+    top = f.topology("1l2y")
+    assert top.num_residues == 20 and top.atom_mask.sum() == 153 and top.dropped.hydrogens == 0  # OXT: no slot
+    ref = MdcathFile(src)
+    for key in f.trajectories():
+        np.testing.assert_allclose(f.frames(key), ref.frames(key), atol=1.1e-3)
+    two = tmp_path / "two.h5"
+    with h5py.File(two, "w") as h:
+        write_domain(h, "1l2y", atoms, {(320, 0): frames[:3]}, timestep_ps=1.0)
+        h.create_group("other")  # a second domain
+    with pytest.raises(GenmolError, match="holds 2 domains .*--domain"):
+        script.prepare(two, tmp_path / "no.h5")
+    assert not (tmp_path / "no.h5").exists()

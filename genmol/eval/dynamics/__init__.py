@@ -11,7 +11,7 @@ definitions in shared/notes/protein_metrics.md, "Dynamics").
 * :mod:`~genmol.eval.dynamics.tica`: TICA fitted on the reference, TIC-histogram JSD on the reference's grid.
 * :mod:`~genmol.eval.dynamics.msm`: k-means states on the reference's TICs, MSM implied timescales against the lag.
 * :mod:`~genmol.eval.dynamics.trajectories`: trajectory files with their frame interval, the embedded reference MD
-  (``ala2:300``, ``ala2:400``), halves for noise floors.
+  (``ala2:300``, ``ala2:400``, ``trpcage:320``, ``trpcage:400``), halves for noise floors.
 * :mod:`~genmol.eval.dynamics.summary`: :func:`dynamics_metrics`, everything that applies as one JSON-safe dict
   (plots via :mod:`genmol.viz.dynamics`).
 

@@ -15,7 +15,8 @@ when a rate is asked for (the interval stays ``None`` until then).
 alanine-dipeptide MD at 300 K (the last 20 %, frames 59,904–74,879, 1 ps apart; never trained on, see
 ``data/md/README.md``). The 400 K run has no held-out part: ``"ala2:400"`` is its last 20 % the same way
 (frames 61,520–76,899), which the jump models *do* train on — the reference then measures fit to training data,
-and the result says so.
+and the result says so. Trp-cage likewise: ``"trpcage:320"`` is the held-out tail of the 320 K run (frames
+560–699), ``"trpcage:400"`` the last 20 % of the 400 K run (in the training data).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ __all__ = ["Trajectory", "load_trajectory", "interval_from_times", "embedded_ref
 
 _MODEL_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".bcif")
 TRAJECTORY_SUFFIXES = (".xtc", ".dcd", ".h5", ".hdf5") + _MODEL_SUFFIXES
-EMBEDDED_REFERENCES = {"ala2:300": 300.0, "ala2:400": 400.0}
+EMBEDDED_REFERENCES = {"ala2:300": ("ala2", 300.0), "ala2:400": ("ala2", 400.0),
+                       "trpcage:320": ("trpcage", 320.0), "trpcage:400": ("trpcage", 400.0)}
+"""``--reference`` names of the embedded MD: (:data:`genmol.data.mdcath.EMBEDDED_MD` name, temperature in K)."""
 
 
 @dataclasses.dataclass
@@ -209,31 +212,34 @@ def load_trajectory(path: str | os.PathLike, top: str | os.PathLike | None = Non
 
 
 def embedded_reference(spec: str) -> Trajectory:
-    """The embedded alanine-dipeptide MD as a reference: ``"ala2:300"`` (held-out tail) or ``"ala2:400"`` (last 20 %,
-    in the training data); see the module docstring. Case and a trailing ``K`` are ignored.
+    """The embedded MD as a reference: ``"ala2:300"`` / ``"trpcage:320"`` (held-out tails) or ``"ala2:400"`` /
+    ``"trpcage:400"`` (last 20 %, in the training data); see the module docstring. Case and a trailing ``K`` are
+    ignored.
 
     Raises:
         GenmolError: an unknown name.
     """
-    from genmol.data.mdcath import ALA2_HELD_OUT, MdcathSet, TrajectoryKey, embedded_ala2
+    from genmol.data.mdcath import TrajectoryKey, embedded_md
 
     key = spec.strip().lower().rstrip("k")
     if key not in EMBEDDED_REFERENCES:
         raise GenmolError(f"unknown reference {spec!r}; use a trajectory file or one of "
                           f"{', '.join(EMBEDDED_REFERENCES)}")
-    temperature = EMBEDDED_REFERENCES[key]
-    data = MdcathSet(embedded_ala2(), held_out_tail=ALA2_HELD_OUT)
-    traj = TrajectoryKey("ala2", temperature, 0)
-    f = data.file("ala2")
+    name, temperature = EMBEDDED_REFERENCES[key]
+    data = embedded_md(name)
+    (domain,) = data.view("all").domains()
+    held_out = data.held_out_tail
+    traj = TrajectoryKey(domain, temperature, 0)
+    f = data.file(domain)
     n = f.num_frames(traj)
-    if ALA2_HELD_OUT.applies(traj):
+    if held_out.applies(traj):
         start, _ = data.view("tail").window(traj)
         note = f"held-out tail of the {temperature:g} K run (frames {start:,}–{n - 1:,}), never trained on"
     else:
-        start = n - math.ceil(ALA2_HELD_OUT.fraction * n)
-        note = (f"last {ALA2_HELD_OUT.fraction:.0%} of the {temperature:g} K run (frames {start:,}–{n - 1:,}); this "
+        start = held_out.cut(n)
+        note = (f"last {held_out.fraction:.0%} of the {temperature:g} K run (frames {start:,}–{n - 1:,}); this "
                 "run has no held-out part, so these frames are in the jump models' training data")
-    return Trajectory(data.topology("ala2"), f.frames(traj, start, n), data.frame_interval_ps(traj), key,
+    return Trajectory(data.topology(domain), f.frames(traj, start, n), data.frame_interval_ps(traj), key,
                       "embedded", note)
 
 

@@ -1,7 +1,9 @@
 """Training task of the jump simulator: pairs of MD frames Δ apart, the later one generated from the earlier.
 
-Data (``data.path``): ``"embedded"`` — the alanine-dipeptide MD of ``data/md/ala2_mdcath.h5`` with the last 20 %
-of the 300 K run held out (:data:`~genmol.data.mdcath.ALA2_HELD_OUT`) — or mdCATH-layout files/directories
+Data (``data.path``): an embedded MD with its held-out tail — ``"embedded"`` or ``"embedded:ala2"``, alanine
+dipeptide (``data/md/ala2_mdcath.h5``, the last 20 % of the 300 K run held out,
+:data:`~genmol.data.mdcath.ALA2_HELD_OUT`); ``"embedded:trpcage"``, Trp-cage (``data/md/trpcage_mdcath.h5``, the
+last 20 % of the 320 K run held out, :data:`~genmol.data.mdcath.TRPCAGE_HELD_OUT`) — or mdCATH-layout files/directories
 (:class:`~genmol.data.mdcath.MdcathSet`; ``data.frame_interval_ps`` for files without a ``timestep_ps``
 attribute, 1000 for published mdCATH; ``data.valid_fraction`` of the domains held out). A training example is
 :meth:`MdcathSet.sample_pair` drawn from ``slot_rng(seed, step, slot)``: Δ uniformly from ``data.jumps_ps``, a
@@ -33,7 +35,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from genmol.data.mdcath import ALA2_HELD_OUT, MdcathSet, Pair, embedded_ala2
+from genmol.data.mdcath import EMBEDDED_MD, MdcathSet, Pair, embedded_md
 from genmol.data.proteins import residues as rc
 from genmol.data.proteins.batch import slot_rng
 from genmol.errors import ConfigError, GenmolError
@@ -77,11 +79,24 @@ class JumpBatch:
 
 
 def open_data(dc: ml_collections.ConfigDict) -> MdcathSet:
-    """The :class:`MdcathSet` of a data config (``path``, ``valid_fraction``, ``frame_interval_ps``, ``seed``)."""
-    if not str(dc.path):
+    """The :class:`MdcathSet` of a data config (``path``, ``valid_fraction``, ``frame_interval_ps``, ``seed``).
+
+    ``path``: ``"embedded"`` or ``"embedded:ala2"`` (alanine dipeptide), ``"embedded:trpcage"`` (Trp-cage), each
+    with its held-out tail (:data:`~genmol.data.mdcath.EMBEDDED_MD`), or mdCATH-layout files or a directory.
+
+    Raises:
+        ConfigError: an empty path or an unknown ``"embedded:NAME"`` (the choices are named).
+    """
+    path = str(dc.path)
+    if not path:
         raise ConfigError("data.path is empty: give the mdCATH files or directory (--set data.path=DIR)")
-    if str(dc.path) == "embedded":
-        return MdcathSet(embedded_ala2(), held_out_tail=ALA2_HELD_OUT)
+    if path == "embedded" or path.startswith("embedded:"):
+        name = path.partition(":")[2] or "ala2"
+        if name not in EMBEDDED_MD:
+            raise ConfigError(f"unknown embedded MD in data.path={path!r}; choose one of "
+                              f"{', '.join('embedded:' + n for n in EMBEDDED_MD)} (plain 'embedded' is "
+                              "embedded:ala2) or give mdCATH files")
+        return embedded_md(name)
     interval = dc.get("frame_interval_ps")
     return MdcathSet(str(dc.path), valid_fraction=float(dc.get("valid_fraction", 0.0)),
                      seed=int(dc.get("split_seed", 0)), frame_interval_ps=float(interval) if interval else None,

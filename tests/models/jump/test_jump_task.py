@@ -166,3 +166,47 @@ def test_the_mdcath_config_trains_on_mdcath_layout_files_with_corrupted_frames(t
     assert set(np.asarray(b.delta).tolist()) <= {1000.0, 10000.0}
     out = jump_loss(task.create_model(nnx.Rngs(0)), b, c.loss)
     assert np.isfinite(np.asarray(out["loss"])).all()
+
+
+def test_the_trpcage_config_trains_on_the_whole_protein_and_evaluates_on_the_held_out_320K_tail():
+    from genmol.data.mdcath import TRPCAGE_HELD_OUT
+
+    c = load_config(ROOT / "configs/jump/trpcage.py", ["data.eval_examples=3"])
+    task = JumpTask(c)
+    assert task.data.held_out_tail == TRPCAGE_HELD_OUT and task.length == 20
+    assert task.config.model.temperatures == (320.0, 400.0) and task.config.model.jumps_ps == (1.0, 10.0, 100.0)
+    b = task.train_batch(0, range(6))
+    assert b.source.shape == (6, 20, 14, 3) and b.aatype.shape == (6, 20)
+    assert b.residue_mask.all() and b.atom_mask.sum(axis=(1, 2)).tolist() == [153] * 6  # the whole protein
+    for x in (b.source, b.target, b.noise, b.t, b.delta, b.temperature):
+        assert np.isfinite(np.asarray(x)).all()
+    assert set(np.asarray(b.temperature).tolist()) <= {320.0, 400.0}
+    # training pairs never touch the held-out tail (frames 560-699 at 320 K); evaluation draws from it
+    g = np.random.default_rng(0)
+    for _ in range(40):
+        pair = task.train.sample_pair(g, task.jumps, crop=task.length)
+        if pair.temperature_K == 320.0:
+            assert pair.target_frame < 560
+    assert task.held.split == "tail" and task.eval_size() == 3
+    e = task.eval_batch(range(3), 4)
+    assert e.example_mask.tolist() == [True, True, True, False] and np.all(np.asarray(e.temperature)[:3] == 320.0)
+    held = [task.held.sample_pair(np.random.default_rng(i), task.jumps, crop=20) for i in range(5)]
+    assert all(p.source_frame >= 560 and p.temperature_K == 320.0 for p in held)
+
+
+@pytest.mark.parametrize("path,domain", [("embedded", "ala2"), ("embedded:ala2", "ala2"),
+                                         ("embedded:trpcage", "1l2y")])
+def test_embedded_data_paths(path, domain):
+    from genmol.models.jump.task import open_data
+
+    c = load_config(ROOT / "configs/jump/test.py", [f"data.path='{path}'"])
+    assert open_data(c.data).view("all").domains() == [domain]
+
+
+def test_an_unknown_embedded_data_set_is_a_config_error_naming_the_choices():
+    from genmol.errors import ConfigError
+    from genmol.models.jump.task import open_data
+
+    c = load_config(ROOT / "configs/jump/test.py", ["data.path='embedded:villin'"])
+    with pytest.raises(ConfigError, match="embedded:ala2, embedded:trpcage"):
+        open_data(c.data)

@@ -1,17 +1,21 @@
-"""Write the embedded alanine-dipeptide MD data (data/md/ala2_mdcath.h5) from the shared all-atom reference.
+"""Write an embedded MD file (data/md/) from one of the shared all-atom references in the mdCATH layout.
 
-Keeps the 10 heavy atoms (ACE CH3 C O, ALA N CA CB C O, NME N C, in the source's atom order) and every frame of
-every temperature/replica group, in the same mdCATH layout and attributes; ``pdbProteinAtoms`` is rewritten for the
-heavy atoms. Coordinates are stored with HDF5's scale-offset filter at 3 decimals (lossless to 0.001 Å) plus gzip;
-forces are not copied. Prints the file size and the largest coordinate error against the source.
+Keeps the heavy atoms (in the source's atom order) and every frame of every temperature/replica group of one domain,
+in the same mdCATH layout and attributes; ``pdbProteinAtoms`` is rewritten for the heavy atoms. Coordinates are
+stored with HDF5's scale-offset filter at 3 decimals (lossless to 0.001 Å) plus gzip; forces are not copied. Prints
+the file size and the largest coordinate error against the source. The output is byte-reproducible.
 
-Usage: python scripts/prepare_ala2.py SOURCE [--out data/md/ala2_mdcath.h5] [--domain ala2]
-(SOURCE: the project's shared ``shared/data/md/ala2_mdcath.h5``, made by scripts/make_md_reference.py)
+Usage: python scripts/prepare_md.py SOURCE [--out data/md/<SOURCE's name>] [--domain NAME]
+(``--domain``: the source's only domain by default). The embedded files (data/md/README.md):
+
+    python scripts/prepare_md.py /work/shared/data/md/ala2_mdcath.h5      # alanine dipeptide (make_md_reference.py)
+    python scripts/prepare_md.py /work/shared/data/md/trpcage_mdcath.h5   # Trp-cage (make_protein_md.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import os
 import tempfile
@@ -40,8 +44,20 @@ def heavy_pdb_text(text: str, heavy: np.ndarray, note: str) -> str:
     return f"REMARK   1 {note}\n" + buf.getvalue()
 
 
-def prepare(source: Path, out: Path, domain: str = "ala2") -> dict:
-    """Writes ``out`` from ``source``; returns ``{"frames": {group: n}, "max_error": Å, "bytes": size}``."""
+def source_domain(src, source: Path) -> str:
+    """The only domain (top-level group) of an open source file."""
+    import h5py
+
+    domains = sorted(k for k in src if isinstance(src[k], h5py.Group))
+    if len(domains) != 1:
+        raise GenmolError(f"{source} holds {len(domains)} domains ({', '.join(domains) or 'none'}); pick one with "
+                          "--domain")
+    return domains[0]
+
+
+def prepare(source: Path, out: Path, domain: str | None = None) -> dict:
+    """Writes ``out`` from the domain ``domain`` (default: the only one) of ``source``; returns ``{"domain": name,
+    "frames": {group: n}, "atoms": heavy atoms, "max_error": Å, "bytes": size}``."""
     import h5py
 
     try:
@@ -49,6 +65,7 @@ def prepare(source: Path, out: Path, domain: str = "ala2") -> dict:
     except OSError as e:
         raise GenmolError(f"{source} is not a readable HDF5 file ({e})") from None
     with src:
+        domain = domain or source_domain(src, source)
         if domain not in src:
             raise GenmolError(f"{source} has no group /{domain}")
         d = src[domain]
@@ -101,23 +118,26 @@ def prepare(source: Path, out: Path, domain: str = "ala2") -> dict:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    return {"frames": frames, "max_error": max_error, "bytes": out.stat().st_size}
+    return {"domain": domain, "frames": frames, "atoms": len(heavy), "max_error": max_error,
+            "bytes": out.stat().st_size}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("source", type=Path)
-    p.add_argument("--out", type=Path, default=ROOT / "data" / "md" / "ala2_mdcath.h5")
-    p.add_argument("--domain", default="ala2")
+    p.add_argument("--out", type=Path, help="default: data/md/<the source's file name>")
+    p.add_argument("--domain", help="default: the source's only domain")
     a = p.parse_args()
-    stats = prepare(a.source, a.out, a.domain)
+    out = a.out or ROOT / "data" / "md" / a.source.name
+    stats = prepare(a.source, out, a.domain)
     from genmol.data.mdcath import MdcathFile
 
-    with MdcathFile(a.out) as f:
+    with MdcathFile(out) as f:
         summary = f.summary()
     for group, n in stats["frames"].items():
-        print(f"/{a.domain}/{group}: {n} frames")
-    print(f"{a.out}: {stats['bytes'] / 1e6:.2f} MB, max coordinate error {stats['max_error']:.6f} A")
+        print(f"/{stats['domain']}/{group}: {n} frames of {stats['atoms']} heavy atoms")
+    print(f"{out}: {stats['bytes']:,} bytes ({stats['bytes'] / 1e6:.2f} MB), max coordinate error "
+          f"{stats['max_error']:.6f} A, SHA-256 {hashlib.sha256(out.read_bytes()).hexdigest()}")
     print(summary)
 
 
