@@ -7,6 +7,8 @@ parameters and delegates all equivariant algebra to e3nn-jax's functional core.
 
 from __future__ import annotations
 
+import functools
+
 import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
@@ -34,6 +36,14 @@ def apply_linear(lin: e3nn.FunctionalLinear, weights: list[jax.Array], x: e3nn.I
     return lin.aggregate_paths(paths, x.shape[:-1], x.dtype)
 
 
+@functools.lru_cache(maxsize=None)
+def _functional_linear(irreps_in: e3nn.Irreps, irreps_out: e3nn.Irreps, biases: bool) -> e3nn.FunctionalLinear:
+    """One :class:`e3nn_jax.FunctionalLinear` per signature. It is a static attribute of :class:`Linear` and compares
+    by identity, so sharing it makes two builds (or loads) of the same model the same graph for ``nnx.jit``: a second
+    model reuses the first one's compiled code instead of compiling again."""
+    return e3nn.FunctionalLinear(irreps_in, irreps_out, biases=biases)
+
+
 class Linear(nnx.Module):
     """Equivariant linear map between irreps (mixes channels of equal irreps only).
 
@@ -55,7 +65,7 @@ class Linear(nnx.Module):
     def __init__(self, irreps_in, irreps_out, *, biases: bool = False, rngs: nnx.Rngs):
         self.irreps_in = e3nn.Irreps(irreps_in)
         self.irreps_out = e3nn.Irreps(irreps_out)
-        self._lin = e3nn.FunctionalLinear(self.irreps_in, self.irreps_out, biases=biases)
+        self._lin = _functional_linear(self.irreps_in, self.irreps_out, bool(biases))
         self.weights = nnx.List(
             [
                 nnx.Param(ins.weight_std * jax.random.normal(rngs.params(), ins.path_shape))
