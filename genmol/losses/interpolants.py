@@ -79,7 +79,7 @@ def velocity(xt: jax.Array, x1_hat: jax.Array, t: jax.Array, t_max: float = 1 - 
 
 def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: jax.Array | None = None,
               epsilon: float = 1.0, project: Callable | None = None, noise_window=(0.1, 0.9),
-              noise_map: Callable | None = None):
+              noise_map: Callable | None = None, t_clip: float = 1e-3):
     """Integrates from ``t = 0`` (the source ``x0``) to ``t = 1``.
 
     Args:
@@ -89,6 +89,9 @@ def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: ja
         path: ``"flow"`` (ODE) or ``"stochastic"`` (SDE with diffusion ``epsilon``).
         key: PRNG key for the SDE noise (required for ``"stochastic"``).
         project: optional ``project(x) -> x`` applied after every step (re-centring, re-masking padded slots).
+        t_clip: the stochastic path's ``γ(t)`` and ``γ̇(t)`` are taken at ``t`` clipped to ``[t_clip, 1 − t_clip]``,
+            the training range of :func:`sample_time` (``γ̇ = (1 − 2t) / 2γ`` diverges at the ends: at ``t = 0``
+            the first step would multiply the prediction ``ẑ`` by ``1 / (2 · 10⁻⁴)``).
         noise_map: optional ``noise_map(w) -> w`` applied to the standard Gaussian SDE increments (a pytree like
             ``x``) before they are scaled, e.g. an orthogonal map into a frame attached to the input, which keeps
             their distribution and makes a sample O(3)-equivariant for a fixed key.
@@ -110,7 +113,7 @@ def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: ja
         if path == "flow":
             new = jax.tree.map(lambda a, b: a + dt * velocity(a, b, t), x, x1_hat)
         else:
-            g, gdot = gamma(t, path)
+            g, gdot = gamma(jnp.clip(t, t_clip, 1 - t_clip), path)  # γ̇ ~ 1/γ is singular at the ends
             k, sub = jax.random.split(k)
             leaves, tree = jax.tree.flatten(x)
             keys = jax.tree.unflatten(tree, list(jax.random.split(sub, len(leaves))))
