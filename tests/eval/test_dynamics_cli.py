@@ -155,8 +155,7 @@ def test_the_embedded_trpcage_references(tmp_path, capsys):
     import dataclasses
 
     from genmol.eval.dynamics import embedded_reference
-    from genmol.io.structures import write_pdb
-    from genmol.io.xtc import write_xtc
+    from genmol.io.trajectory_writer import TrajectoryWriter
 
     hot = embedded_reference("trpcage:400K")
     assert hot.name == "trpcage:400" and hot.num_frames == 140 and "training data" in hot.note
@@ -164,15 +163,15 @@ def test_the_embedded_trpcage_references(tmp_path, capsys):
     assert cold.num_frames == 140 and cold.interval_ps == 1.0 and "never trained on" in cold.note
     assert cold.topology.num_residues == 20 and np.array_equal(cold.topology.aatype, hot.topology.aatype)
     top = dataclasses.replace(hot.topology, positions=hot.positions[0], source="")
-    write_pdb(tmp_path / "top.pdb", top)
-    write_xtc(tmp_path / "t.xtc", top, hot.positions, 560.0 + np.arange(hot.num_frames))
-    code, out, err = run(capsys, "evaluate", "dynamics", tmp_path / "t.xtc", "--top", tmp_path / "top.pdb",
+    with TrajectoryWriter(tmp_path / "t.xtc", top) as writer:  # and t_topology.pdb beside it
+        writer.append(hot.positions, 560.0 + np.arange(hot.num_frames))
+    code, out, err = run(capsys, "evaluate", "dynamics", tmp_path / "t.xtc", "--top", tmp_path / "t_topology.pdb",
                          "--reference", "trpcage:320", "--lag", "10", "--json", tmp_path / "m.json")
     assert code == 0, err
     assert "20 residues (ASN LEU TYR ILE ... PRO SER)" in out and "reference trpcage:320: 140 frames" in out
     assert "held-out tail of the 320 K run (frames 560–699), never trained on" in out
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["inputs"]["reference"]["frames"] == 140 and m["system"]["lag_ps"] == 10.0
-    code, out, err = run(capsys, "evaluate", "dynamics", tmp_path / "t.xtc", "--top", tmp_path / "top.pdb",
+    code, out, err = run(capsys, "evaluate", "dynamics", tmp_path / "t.xtc", "--top", tmp_path / "t_topology.pdb",
                          "--reference", "trpcage:350")
     assert code == 2 and "trpcage:320, trpcage:400" in one_sentence(err)

@@ -72,6 +72,6 @@ def test_registry_resolves_every_family():
         assert fam.pretrained is None or fam.pretrained in PRETRAINED
         if fam.settings is not None:
             assert fam.settings_class().from_record({}) is not None
-    names = "denoiser, ophiuchus, property, protein_diffusion, symphony"
+    names = "denoiser, jump, ophiuchus, property, protein_diffusion, symphony"
     with pytest.raises(GenmolError, match=f"unknown model 'nope'; choose one of {names}"):
         family("nope")
