@@ -1,14 +1,22 @@
-"""Node embedding shared by the encoders: integer types or an input IrrepsArray -> features."""
+"""Node embedding shared by the encoders (integer types or an input IrrepsArray -> features), and the Fourier
+features of a scalar (flow times, chain positions) shared by the generative models."""
 
 from __future__ import annotations
 
 import e3nn_jax as e3nn
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from genmol.nn.linear import Linear
 
-__all__ = ["NodeEmbedding"]
+__all__ = ["NodeEmbedding", "fourier_features"]
+
+
+def fourier_features(x: jax.Array, num: int) -> jax.Array:
+    """``[..., 2 num]``: ``sin(π k x)`` and ``cos(π k x)`` for ``k = 1 … num`` of a scalar ``x [...]``."""
+    k = jnp.arange(1, num + 1, dtype=x.dtype)
+    return jnp.concatenate([jnp.sin(jnp.pi * k * x[..., None]), jnp.cos(jnp.pi * k * x[..., None])], axis=-1)
 
 
 class NodeEmbedding(nnx.Module):

@@ -40,6 +40,7 @@ from genmol.data.neighbors import knn_graph_padded
 from genmol.data.proteins import residues as rc
 from genmol.errors import GenmolError
 from genmol.losses.interpolants import check_path, integrate
+from genmol.nn.embedding import fourier_features
 from genmol.nn.interaction import Interaction
 from genmol.nn.linear import Linear
 from genmol.nn.message_passing import edge_geometry
@@ -62,11 +63,6 @@ def gaussian_basis(x: jax.Array, lo: float, hi: float, num: int) -> jax.Array:
     centres = jnp.linspace(lo, hi, num)
     width = (hi - lo) / (num - 1)
     return jnp.exp(-0.5 * ((x[..., None] - centres) / width) ** 2)
-
-
-def _fourier(x: jax.Array, num: int) -> jax.Array:
-    k = jnp.arange(1, num + 1, dtype=x.dtype)
-    return jnp.concatenate([jnp.sin(jnp.pi * k * x[..., None]), jnp.cos(jnp.pi * k * x[..., None])], axis=-1)
 
 
 def check_conditions(config: ml_collections.ConfigDict, temperature_K: float, delta_ps: float) -> list[str]:
@@ -169,7 +165,7 @@ class JumpModel(nnx.Module):
         rel = jnp.where(mask[..., None], source - nodes[..., None, :], 0.0) / OFFSET_SCALE
         b, n = residue_mask.shape
         tt = jnp.broadcast_to(t[:, None, None], (b, n, 1))
-        time = jnp.concatenate([tt, _fourier(tt[..., 0], self.nt)], -1)
+        time = jnp.concatenate([tt, fourier_features(tt[..., 0], self.nt)], -1)
         x = self.embed(e3nn.concatenate([e3nn.IrrepsArray(f"{time.shape[-1]}x0e", time), cloud,
                                          e3nn.IrrepsArray(f"{S}x1o", rel.reshape(b, n, 3 * S)), h]))
         x = self.transport(x * residue_mask[..., None], nodes, residue_mask)

@@ -28,6 +28,7 @@ import numpy as np
 from flax import nnx
 
 from genmol.losses.interpolants import check_path
+from genmol.nn.embedding import fourier_features
 from genmol.nn.interaction import Interaction
 from genmol.nn.linear import Linear
 from genmol.nn.message_passing import edge_geometry
@@ -44,17 +45,12 @@ def complete_graph(batch: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return (j[None] + off).reshape(-1).astype(np.int32), (i[None] + off).reshape(-1).astype(np.int32)
 
 
-def _fourier(x: jax.Array, num: int) -> jax.Array:
-    k = jnp.arange(1, num + 1, dtype=x.dtype)
-    return jnp.concatenate([jnp.sin(jnp.pi * k * x[..., None]), jnp.cos(jnp.pi * k * x[..., None])], axis=-1)
-
-
 def _chain_features(mask: jax.Array, num: int) -> jax.Array:
     """``[B, N, 4 num]``: sin/cos of the node index counted from the start and from the end of each chain."""
     idx = jnp.cumsum(mask, axis=-1) - 1
     n = jnp.sum(mask, axis=-1, keepdims=True)
     scale = 64.0  # nodes; wavelengths up to 2·64 nodes
-    return jnp.concatenate([_fourier(idx / scale, num), _fourier((n - 1 - idx) / scale, num)], axis=-1)
+    return jnp.concatenate([fourier_features(idx / scale, num), fourier_features((n - 1 - idx) / scale, num)], axis=-1)
 
 
 def _scale_channels(features: jax.Array, irreps, shift, scale, inverse: bool) -> jax.Array:
@@ -113,7 +109,7 @@ class LatentDenoiser(nnx.Module):
     def __call__(self, features: jax.Array, positions: jax.Array, mask: jax.Array, t: jax.Array):
         b, n = mask.shape
         tt = jnp.broadcast_to(t[:, None, None], (b, n, 1))
-        cond = jnp.concatenate([tt, _fourier(tt[..., 0], self.nt), _chain_features(mask, self.nc)], axis=-1)
+        cond = jnp.concatenate([tt, fourier_features(tt[..., 0], self.nt), _chain_features(mask, self.nc)], axis=-1)
         cond = e3nn.IrrepsArray(f"{cond.shape[-1]}x0e", cond)
         x = self.embed(e3nn.concatenate([cond, e3nn.IrrepsArray(self.latent_irreps, features)]))
         x = x * mask[..., None]
