@@ -73,6 +73,8 @@ def simulate(
     force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
 ):
     """Simulate trajectories with a jump simulator: each jump samples the frame Δ later at the temperature."""
+    import numpy as np
+
     from genmol.io.trajectory_writer import TrajectoryWriter, check_output
     from genmol.models.jump.model import check_conditions
     from genmol.models.jump.rollout import Rollout, prepare_system
@@ -112,7 +114,7 @@ def simulate(
             task = bar.add_task("simulate", total=total_ns, rate="")
             writer.append(rollout.initial()[:, None], [0.0])
             for frames in rollout.chunks(jumps, chunk=chunk):
-                times = (done + 1 + _arange(len(frames))) * delta
+                times = (done + 1 + np.arange(len(frames), dtype=np.float64)) * delta
                 writer.append(frames.swapaxes(0, 1), times)
                 done += len(frames)
                 elapsed = time.perf_counter() - start
@@ -129,12 +131,6 @@ def simulate(
     console.print(f"wrote {walkers} × {jumps + 1} frames ({walkers * total_ns:.4g} ns simulated, {delta:g} ps per "
                   f"jump, {temperature:g} K) to {where}{extra} in {elapsed:.1f} s: "
                   f"{walkers * total_ns / elapsed:.3g} ns/s", highlight=False, markup=False)
-
-
-def _arange(n: int):
-    import numpy as np
-
-    return np.arange(n, dtype=np.float64)
 
 
 def _progress():
