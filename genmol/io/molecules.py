@@ -98,6 +98,8 @@ def _read_sdf(path: Path, lenient: bool) -> tuple[list[Molecule], list]:
         info = {k: mol.GetProp(k) for k in mol.GetPropNames()}
         mols.append(Molecule(np.array([a.GetAtomicNum() for a in mol.GetAtoms()], np.int64), pos, info))
         errors.append(None)
+    if not mols:
+        raise GenmolError(f"{path} holds no SDF record (only '$$$$' separators and blank lines)")
     return mols, errors
 
 

@@ -132,14 +132,15 @@ def _select_chain(atoms, path: Path, chain: str):
 # ---------------------------------------------------------------------------------------------- trajectories
 
 
-def _atom_array(rows: list[tuple[str, int, str, str, str]]):
-    """A coordinate-less biotite AtomArray from ``(chain, res_id, res_name, atom_name, element)`` rows."""
+def _atom_array(rows: list[tuple[str, int, str, str, str, str]]):
+    """A coordinate-less biotite AtomArray from ``(chain, res_id, ins_code, res_name, atom_name, element)`` rows."""
     import biotite.structure as struc
 
     atoms = struc.AtomArray(len(rows))
     if rows:
-        chain, res_id, res_name, atom_name, element = (np.asarray(c) for c in zip(*rows))
+        chain, res_id, ins_code, res_name, atom_name, element = (np.asarray(c) for c in zip(*rows))
         atoms.chain_id, atoms.res_id, atoms.res_name = chain.astype(str), res_id.astype(int), res_name.astype(str)
+        atoms.ins_code = ins_code.astype(str)
         atoms.atom_name, atoms.element = atom_name.astype(str), element.astype(str)
     return atoms
 
@@ -151,13 +152,36 @@ def _chain_name(chain_id, index: int) -> str:
 
 
 def _mdtraj_rows(topology) -> list[tuple]:
-    return [(_chain_name(getattr(a.residue.chain, "chain_id", None), a.residue.chain.index), a.residue.resSeq,
+    """``(chain, res_id, ins_code, res_name, atom_name, element)`` rows; mdtraj topologies keep no insertion
+    codes (see :func:`_with_insertion_codes`)."""
+    return [(_chain_name(getattr(a.residue.chain, "chain_id", None), a.residue.chain.index), a.residue.resSeq, "",
              a.residue.name, a.name, a.element.symbol if a.element is not None else "") for a in topology.atoms]
 
 
 def _h5_rows(topology: dict) -> list[tuple]:
-    return [(_chain_name(c.get("chain_id"), c["index"]), r["resSeq"], r["name"], a["name"], a.get("element") or "")
+    """Rows of an mdtraj HDF5 topology; ``insertionCode`` is genmol's addition (mdtraj ignores it)."""
+    return [(_chain_name(c.get("chain_id"), c["index"]), r["resSeq"], r.get("insertionCode", ""), r["name"],
+             a["name"], a.get("element") or "")
             for c in topology["chains"] for r in c["residues"] for a in r["atoms"]]
+
+
+def _with_insertion_codes(rows: list[tuple], top: Path) -> list[tuple]:
+    """The rows with the insertion codes of a PDB/mmCIF/BinaryCIF topology file, read again with biotite (mdtraj
+    drops them); unchanged for other topology formats or if biotite sees other atoms than mdtraj."""
+    fmt = STRUCTURE_FORMATS.get(top.suffix.lower())
+    if fmt is None:
+        return rows
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            atoms, _ = _first_altloc(_model_atoms(_open_structure_file(top, fmt), top, fmt, 1))
+    except Exception:
+        return rows
+    same = len(atoms) == len(rows) and all(
+        int(r[1]) == int(i) and r[4] == n for r, i, n in zip(rows, atoms.res_id, atoms.atom_name))
+    if not same:
+        return rows
+    return [(r[0], r[1], str(code), *r[3:]) for r, code in zip(rows, atoms.ins_code)]
 
 
 def _load_topology(top: Path):
@@ -242,14 +266,14 @@ def read_trajectory(path: str | os.PathLike, top: str | os.PathLike | None = Non
     if fmt == "HDF5":
         coords, rows = _read_h5(path)
         if topology is not None:
-            rows = _mdtraj_rows(topology)
+            rows = _with_insertion_codes(_mdtraj_rows(topology), Path(top))
         if not rows:
             raise GenmolError(f"{path} embeds no topology; pass one with top=...")
         if coords.ndim != 3 or coords.shape[1:] != (len(rows), 3):
             raise GenmolError(f"{path} holds {coords.shape[1] if coords.ndim == 3 else '?'} atoms per frame but "
                               f"its topology has {len(rows)}")
     else:
-        coords, rows = _read_frames(path, fmt, topology), _mdtraj_rows(topology)
+        coords, rows = _read_frames(path, fmt, topology), _with_insertion_codes(_mdtraj_rows(topology), Path(top))
     if coords.shape[0] == 0:
         raise GenmolError(f"{path} holds no frames")
     slots = assign_slots(_atom_array(rows), str(path))

@@ -230,7 +230,8 @@ def _dcd_frames(xyz: np.ndarray) -> bytes:
 
 
 def _h5_topology(template) -> bytes:
-    """mdtraj's HDF5 topology JSON (chains, residues, atoms; no bonds) of the written atoms."""
+    """mdtraj's HDF5 topology JSON (chains, residues, atoms; no bonds) of the written atoms, with each residue's
+    insertion code as an extra ``insertionCode`` key (mdtraj ignores it; :func:`read_trajectory` reads it)."""
     import biotite.structure as struc
 
     chains: list[dict] = []
@@ -243,6 +244,7 @@ def _h5_topology(template) -> bytes:
         residues = chains[-1]["residues"]
         residues.append({"index": sum(len(c["residues"]) for c in chains[:-1]) + len(residues),
                          "name": str(template.res_name[a]), "resSeq": int(template.res_id[a]), "segmentID": "",
+                         "insertionCode": str(template.ins_code[a]),
                          "atoms": [{"index": atom + k, "name": str(template.atom_name[i]),
                                     "element": str(template.element[i]).capitalize()}
                                    for k, i in enumerate(range(a, b))]})

@@ -348,6 +348,16 @@ def test_empty_files_are_one_sentence(tmp_path, suffix, content):
         assert f"e{suffix}" in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("content", ["$$$$", "\n$$$$\n\n$$$$\n"])
+def test_sdf_of_separators_only_is_one_sentence(tmp_path, content):
+    """Found by the unicode fuzzer: an SD file with no record read as an empty set."""
+    p = tmp_path / "sep.sdf"
+    p.write_text(content)
+    for lenient in (False, True):
+        with pytest.raises(GenmolError, match=r"sep\.sdf holds no SDF record"):
+            read_molecules(p, lenient=lenient)
+
+
 # ---- truncation at every line of valid files; a file of many MB ----
 
 

@@ -367,11 +367,11 @@ def test_a_file_changed_behind_the_writer_is_not_appended_to(tmp_path, trp_cage)
         writer.append(frames(trp_cage, 1), [1.0])
 
 
-@pytest.mark.xfail(strict=True, reason="read_trajectory merges residues that differ only by insertion code: "
-                                       "mdtraj topologies keep no insertion codes")
-def test_insertion_codes_survive_a_trajectory(tmp_path):
+@pytest.mark.parametrize("name", ["traj.xtc", "traj.dcd", "traj.h5"])
+def test_insertion_codes_survive_a_trajectory(tmp_path, name):
     protein = read_structure(FIX / "set" / "1jmo_L.pdb")
-    writer = TrajectoryWriter(tmp_path / "traj.xtc", protein)
+    assert any(protein.insertion_code)
+    writer = TrajectoryWriter(tmp_path / name, protein)
     writer.append(protein.positions[None], [0.0])
     topology, _ = read_trajectory(writer.paths[0], writer.topology_path)
     assert_same_topology(topology, protein)
