@@ -50,13 +50,12 @@ def proteins(
     max_length: int = typer.Option(0, "--max-length", help="Only chains of at most this many residues (0: all)."),
 ):
     """Load a protein set and print what it holds (per split); optionally write a split as PDB files."""
-    import shutil
-    import tempfile
     from pathlib import Path
 
     from genmol.cli.common import out_console
     from genmol.data.proteins.dataset import SPLITS, ProteinSet
     from genmol.errors import GenmolError
+    from genmol.io.atomic import atomic_directory
     from genmol.io.structures import write_pdb
 
     if split not in ("all",) + tuple(SPLITS):
@@ -73,16 +72,11 @@ def proteins(
     if out is None:
         return
     target = Path(out)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_directory(target) as staging:
         for name, p in zip(ps.names, ps):
             stem = str(name).replace("/", "_").replace(":", "_")
             stem = stem[:-4] if stem.lower().endswith(".pdb") else stem
             write_pdb(staging / f"{stem}.pdb", p)
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     console.print(f"wrote {len(ps)} PDB files to {target}", markup=False, highlight=False)
 
 
@@ -90,56 +84,53 @@ def proteins(
 def md(
     out: str = typer.Option(..., "--out", help="A new directory for the XTC trajectory and its topology PDB "
                                                "(<name>_topology.pdb)."),
-    temperature: float = typer.Option(300.0, "--temperature", help="300 or 400 (K)."),
+    system: str = typer.Option("ala2", "--system", help="ala2 (alanine dipeptide, 300/400 K) | trpcage "
+                                                         "(Trp-cage, 320/400 K)."),
+    temperature: float = typer.Option(None, "--temperature", help="K: 300 or 400 for ala2 (default 300), 320 or "
+                                                                  "400 for trpcage (default 320)."),
     split: str = typer.Option("all", "--split", help="all | train | tail (the held-out last 20 % of the 300 K "
-                                                     "run; the 400 K run has none)."),
+                                                     "ala2 / 320 K trpcage run; the 400 K runs have none)."),
 ):
-    """Write the embedded alanine-dipeptide MD (heavy atoms, 1 ps per frame) as XTC + a topology PDB, readable with
-    mdtraj.load(xtc, top=pdb) and 'genmol evaluate dynamics'."""
+    """Write an embedded MD (heavy atoms, 1 ps per frame) as XTC + a topology PDB, readable with
+    mdtraj.load(xtc, top=pdb), 'genmol evaluate dynamics' and, its first frame, 'genmol simulate'."""
     import dataclasses
-    import os
-    import shutil
-    import tempfile
     from pathlib import Path
 
     import numpy as np
 
     from genmol.cli.common import out_console
-    from genmol.data.mdcath import ALA2_HELD_OUT, MdcathSet, TrajectoryKey, embedded_ala2
+    from genmol.data.mdcath import embedded_md
     from genmol.errors import GenmolError
+    from genmol.io.atomic import atomic_directory
     from genmol.io.trajectory_writer import TrajectoryWriter
 
     if split not in ("all", "train", "tail"):
         raise GenmolError(f"--split {split}: use all, train or tail")
     if Path(out).exists():
         raise GenmolError(f"--out {out} already exists; choose a new directory")
-    data = MdcathSet(embedded_ala2(), held_out_tail=ALA2_HELD_OUT)
-    temps = sorted({k.temperature_K for k in data.view("all").trajectories()})
+    data = embedded_md(system)
+    (domain,) = data.view("all").domains()
+    runs = data.view("all").trajectories()
+    temps = sorted({k.temperature_K for k in runs})
+    temperature = temps[0] if temperature is None else temperature
     if not any(abs(temperature - t) < 1e-6 for t in temps):
-        raise GenmolError(f"--temperature {temperature:g}: the embedded MD has {' and '.join(f'{t:g}' for t in temps)}"
-                          " K")
-    key = TrajectoryKey("ala2", float(temperature), 0)
+        raise GenmolError(f"--temperature {temperature:g}: the embedded {system} MD has "
+                          f"{' and '.join(f'{t:g}' for t in temps)} K")
+    key = next(k for k in runs if abs(k.temperature_K - temperature) < 1e-6)
     start, stop = data.view(split).window(key)
     if start == stop:
-        raise GenmolError(f"the {temperature:g} K run has no {split} frames (only the 300 K run has a held-out tail); "
-                          "use --split all or train")
+        raise GenmolError(f"the {temperature:g} K {system} run has no {split} frames (only the {temps[0]:g} K run has "
+                          "a held-out tail); use --split all or train")
     interval = data.frame_interval_ps(key)
-    frames = data.file("ala2").frames(key, start, stop)
-    topology = dataclasses.replace(data.topology("ala2"), positions=frames[0], source="")
-    name = f"ala2_{temperature:g}K_{split}.xtc"
+    frames = data.file(domain).frames(key, start, stop)
+    topology = dataclasses.replace(data.topology(domain), positions=frames[0], source="")
+    name = f"{system}_{temperature:g}K_{split}.xtc"
     target = Path(out)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else "."))
-    try:
+    with atomic_directory(target) as staging:
         with TrajectoryWriter(staging / name, topology) as writer:  # also writes <stem>_topology.pdb
             writer.append(frames, (start + np.arange(len(frames))) * interval)
         top_name = writer.topology_path.name
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the output gets the usual permissions
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    out_console().print(f"wrote {target / top_name} and {target / name}: alanine dipeptide, 10 heavy atoms, "
+    out_console().print(f"wrote {target / top_name} and {target / name}: {system} ({domain}), "
+                        f"{topology.num_residues} residues, {int(topology.atom_mask.sum())} heavy atoms, "
                         f"{len(frames):,} frames ({start:,}–{stop - 1:,}) at {temperature:g} K, {interval:g} ps apart "
                         f"({split} split; times in ps from the start of the run)", markup=False, highlight=False)

@@ -646,11 +646,9 @@ def sample(
 ):
     """Sample new all-atom proteins by latent diffusion and decode them; prints their validity, secondary
     structure, Rg and diversity."""
-    import shutil
-    import tempfile
 
     from genmol.eval.proteins import ensemble_metrics
-    from genmol.io.atomic import atomic_write_text
+    from genmol.io.atomic import atomic_directory, atomic_write_text
     from genmol.models.ophiuchus.sample import sample_proteins
 
     _check_batch(batch)
@@ -670,17 +668,12 @@ def sample(
         proteins = sample_proteins(model, lengths, seed=seed, batch_size=batch,
                                    on_batch=lambda n: bar.advance(task, n))
     metrics = ensemble_metrics(proteins)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(out) as staging:
         for i, p in enumerate(proteins):
             _write_structure(staging / f"sample_{i:04d}.pdb", p)
         record = {"model": str(source.path), "seed": seed, "num_steps": int(model.config.num_steps),
                   "lengths": lengths, "metrics": _json_safe(metrics)}
         atomic_write_text(staging / "summary.json", json.dumps(record, indent=2) + "\n")
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     if view_html is not None:
         from genmol.viz.proteins_html import Panel, write_proteins_html
 

@@ -69,6 +69,23 @@ def test_data_md_writes_a_readable_xtc_and_topology(exported, capsys):
     assert code == 2 and "no tail frames" in one_sentence(err) and not (work / "hot").exists()
     code, _, err = run(capsys, "data", "md", "--out", work / "cold", "--temperature", "350")
     assert code == 2 and "300 and 400 K" in one_sentence(err)
+    code, _, err = run(capsys, "data", "md", "--out", work / "x", "--system", "chignolin")
+    assert code == 2 and "unknown embedded MD 'chignolin'" in one_sentence(err) and not (work / "x").exists()
+
+
+def test_data_md_writes_the_trpcage_tail_whose_first_frame_simulate_reads(tmp_path, capsys):
+    code, out, err = run(capsys, "data", "md", "--out", tmp_path / "trp", "--system", "trpcage", "--split", "tail")
+    assert code == 0, err
+    assert "trpcage (1l2y), 20 residues, 153 heavy atoms" in out and "at 320 K" in out
+    from genmol.eval.dynamics import embedded_reference
+    from genmol.io.structures import read_structure
+
+    ref = embedded_reference("trpcage:320")
+    first = read_structure(tmp_path / "trp" / "trpcage_320K_tail_topology.pdb")
+    assert first.num_residues == 20 and np.array_equal(first.atom_mask, ref.topology.atom_mask)
+    np.testing.assert_allclose(first.positions[first.atom_mask], ref.positions[0][ref.topology.atom_mask], atol=6e-3)
+    assert sorted(p.name for p in (tmp_path / "trp").iterdir()) == ["trpcage_320K_tail.xtc",
+                                                                     "trpcage_320K_tail_topology.pdb"]
 
 
 def test_walkers_against_the_embedded_reference(exported, capsys):
