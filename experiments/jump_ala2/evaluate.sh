@@ -11,6 +11,6 @@ extra=(); if [ -n "$steps" ]; then extra=(--steps "$steps"); fi
 genmol simulate "$root/tests/fixtures/proteins/alanine-dipeptide-explicit.pdb" --jumps "$jumps" --dt "${dt}ps" \
     --temperature "$temp" --walkers "$walkers" --out "$out/traj.xtc" --checkpoint "$model" --seed 0 "${extra[@]}" \
     2>&1 | tail -1 | tee "$here/results/$name.simulate.txt"
-genmol evaluate dynamics "$out"/traj_w*.xtc --top "$out/traj_topology.pdb" --reference "ala2:${temp%.*}" \
+genmol evaluate dynamics "$out"/traj*.xtc --top "$out/traj_topology.pdb" --reference "ala2:${temp%.*}" \
     --lag "$dt" --json "$here/results/$name.json" --plots "$here/results/$name" > "$here/results/$name.txt" 2>&1
 cat "$here/results/$name.txt"

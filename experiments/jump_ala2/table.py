@@ -1,6 +1,6 @@
 """The record's table from experiments/jump_ala2/results/*.json (written by evaluate.sh): one row per rollout.
 
-Usage: python experiments/jump_ala2/table.py [NAME ...]   (default: every results/*.json, sorted)
+Usage: python experiments/jump_ala2/table.py [NAME ...]   (default: every alanine-dipeptide results/*.json, sorted)
 """
 
 import json
@@ -32,7 +32,7 @@ def row(name: str) -> str:
 
 
 def main():
-    names = sys.argv[1:] or sorted(p.stem for p in (HERE / "results").glob("*.json"))
+    names = sys.argv[1:] or sorted(p.stem for p in (HERE / "results").glob("*.json") if not p.stem.startswith("trpcage"))
     print("| rollout | walkers × frames | φ/ψ JSD (nats; noise floor) | αR model / MD | β+PPII model / MD | "
           "αL model / MD | αR↔β per ns at the jump's lag, model / MD | worst bond beyond the MD's range (Å) |")
     print("|---|---|---|---|---|---|---|---|")
