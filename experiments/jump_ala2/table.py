@@ -32,7 +32,8 @@ def row(name: str) -> str:
 
 
 def main():
-    names = sys.argv[1:] or sorted(p.stem for p in (HERE / "results").glob("*.json") if not p.stem.startswith("trpcage"))
+    names = sys.argv[1:] or sorted(p.stem for p in (HERE / "results").glob("*.json")
+                                   if not p.stem.startswith("trpcage"))
     print("| rollout | walkers × frames | φ/ψ JSD (nats; noise floor) | αR model / MD | β+PPII model / MD | "
           "αL model / MD | αR↔β per ns at the jump's lag, model / MD | worst bond beyond the MD's range (Å) |")
     print("|---|---|---|---|---|---|---|---|")
