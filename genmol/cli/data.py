@@ -109,8 +109,9 @@ def md(
     if Path(out).exists():
         raise GenmolError(f"--out {out} already exists; choose a new directory")
     data = embedded_md(system)
-    (domain,) = data.view("all").domains()
-    runs = data.view("all").trajectories()
+    everything = data.view("all")
+    (domain,) = everything.domains()
+    runs = everything.trajectories()
     temps = sorted({k.temperature_K for k in runs})
     temperature = temps[0] if temperature is None else temperature
     if not any(abs(temperature - t) < 1e-6 for t in temps):

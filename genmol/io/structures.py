@@ -107,18 +107,23 @@ def read_structure(path: str | os.PathLike, chain: str | None = None, model: int
     """
     path = check_input_file(path, "structure file")
     fmt = _format(path, STRUCTURE_FORMATS, "structure file")
+    atoms, altloc_atoms = _structure_atoms(path, fmt, model)
+    if chain is not None:
+        atoms = _select_chain(atoms, path, chain)
+    return assign_slots(atoms, str(path), altloc_atoms, chain=chain).protein(atoms.coord)
+
+
+def _structure_atoms(path: Path, fmt: str, model: int):
+    """``(atoms, altloc_atoms)``: one model's atoms at their first alternate location, and how many other-altloc
+    atoms were left out; any parser failure is one :class:`GenmolError` naming the file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            atoms = _model_atoms(_open_structure_file(path, fmt), path, fmt, model)
-            atoms, altloc_atoms = _first_altloc(atoms)
+            return _first_altloc(_model_atoms(_open_structure_file(path, fmt), path, fmt, model))
     except GenmolError:
         raise
     except Exception as e:  # biotite's parsers raise many types on malformed input
         raise GenmolError(f"{path} is not a readable {fmt} file ({_reason(e)})") from None
-    if chain is not None:
-        atoms = _select_chain(atoms, path, chain)
-    return assign_slots(atoms, str(path), altloc_atoms, chain=chain).protein(atoms.coord)
 
 
 def _select_chain(atoms, path: Path, chain: str):
@@ -172,10 +177,8 @@ def _with_insertion_codes(rows: list[tuple], top: Path) -> list[tuple]:
     if fmt is None:
         return rows
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            atoms, _ = _first_altloc(_model_atoms(_open_structure_file(top, fmt), top, fmt, 1))
-    except Exception:
+        atoms, _ = _structure_atoms(top, fmt, 1)
+    except GenmolError:  # mdtraj read it; whatever biotite cannot read keeps mdtraj's rows
         return rows
     same = len(atoms) == len(rows) and all(
         int(r[1]) == int(i) and r[4] == n for r, i, n in zip(rows, atoms.res_id, atoms.atom_name))

@@ -76,7 +76,8 @@ def _path_name(path) -> str:
 
 def _freeze_labels(params, frozen: tuple[str, ...]):
     """``"frozen"`` or ``"train"`` per leaf of ``params``; every prefix must match a parameter."""
-    names = [_path_name(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
+    names = [_path_name(path) for path, _ in leaves]
 
     def hit(name: str, prefix: str) -> bool:
         return name == prefix or name.startswith(prefix + ".")
@@ -86,5 +87,5 @@ def _freeze_labels(params, frozen: tuple[str, ...]):
             tops = sorted({n.split(".")[0] for n in names})
             raise ConfigError(f"optim.frozen: {prefix!r} matches no parameter; the model's top-level parameters are "
                               f"{', '.join(tops)}")
-    return jax.tree_util.tree_map_with_path(
-        lambda path, _: "frozen" if any(hit(_path_name(path), p) for p in frozen) else "train", params)
+    return jax.tree_util.tree_unflatten(treedef, ["frozen" if any(hit(n, p) for p in frozen) else "train"
+                                                  for n in names])
