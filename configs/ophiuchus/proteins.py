@@ -33,10 +33,14 @@ def get_config() -> ml_collections.ConfigDict:
         latent_irreps="16x0e + 16x1o",
         num_basis=4,
     ))
-    # Units: vector_map and position Å-Huber, cross_entropy nats, bond Å², angle rad², clash Å of overlap per residue.
-    # The clash term costs as much as the vector map (all atom pairs); 0 leaves it out (clashes are still measured).
+    # Units: vector_map and position Å-Huber, cross_entropy nats, bond Å², angle rad², planarity sin²ω of the peptide
+    # dihedral, clash Å of overlap per residue. The clash term costs as much as the vector map (all atom pairs); 0
+    # leaves a term out (its metric is still measured).
     c.loss = ml_collections.ConfigDict(dict(vector_map=5.0, position=1.0, cross_entropy=1.0, bond=10.0, angle=5.0,
-                                            clash=0.0, max_radius=32.0))
+                                            planarity=0.0, clash=0.0, max_radius=32.0))
+    # Training-only Gaussian noise on the latents the decoder sees: a fraction of each latent channel's RMS, and Å on
+    # the latent node positions (0: off). Makes the decoder robust to the imperfect latents a diffusion model samples.
+    c.augment = ml_collections.ConfigDict(dict(latent_noise=0.0, latent_position_noise=0.0))
     c.optim = optim_config(name="adam", learning_rate=2e-3, schedule="warmup_cosine", warmup_steps=200,
                            grad_clip=1.0)
     c.train = ml_collections.ConfigDict(dict(steps=10000, batch_size=8, log_every=50, checkpoint_every=500,

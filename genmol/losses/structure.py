@@ -14,6 +14,7 @@ labelling is closer to the prediction, and every other loss compares against tha
   target's frame (an equivariant autoencoder's reconstruction does).
 * :func:`bond_length_loss`, :func:`bond_angle_loss`, :func:`clash_loss` — chemistry against the ideal
   values and van der Waals radii of :mod:`genmol.data.proteins.chemistry`.
+* :func:`planarity_loss` — the peptide dihedral ω: ``sin² ω``, zero for trans and cis peptide bonds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from genmol.data.proteins import residues as rc
 from genmol.nn.residue_cloud import take_slots
 
 __all__ = ["flip_relabel", "vector_map_loss", "position_loss", "squared_error", "huber", "linked",
-           "bond_length_loss", "bond_angle_loss", "clash_loss"]
+           "bond_length_loss", "bond_angle_loss", "planarity_loss", "clash_loss"]
 
 
 def huber(x: jax.Array, delta: float = 1.0) -> jax.Array:
@@ -141,6 +142,21 @@ def bond_angle_loss(pred: jax.Array, aatype: jax.Array, atom_mask: jax.Array, re
         values.append(((_angle(*pts) - float(ideal)) ** 2)[..., None])
         masks.append(ok[..., None])
     return _masked_mean(values, masks)
+
+
+def planarity_loss(pred: jax.Array, aatype: jax.Array, atom_mask: jax.Array, residue_mask: jax.Array,
+                   residue_index: jax.Array) -> jax.Array:
+    """Mean ``sin² ω`` over linked residue pairs, ω = CA(i)–C(i)–N(i+1)–CA(i+1) the peptide dihedral: 0 for a
+    planar peptide, trans (ω = 180°) or cis (0°), 1 at ω = ±90°. With ideal bond lengths and angles a planar
+    trans peptide puts consecutive Cα atoms 3.80 Å apart. ``pred [..., L, 14, 3]`` -> ``[...]``."""
+    ca, c = pred[..., :-1, rc.CA_SLOT, :], pred[..., :-1, rc.C_SLOT, :]
+    n, ca2 = pred[..., 1:, rc.N_SLOT, :], pred[..., 1:, rc.CA_SLOT, :]
+    n1, n2 = jnp.cross(c - ca, n - c), jnp.cross(n - c, ca2 - n)
+    cos = jnp.sum(n1 * n2, -1) / jnp.sqrt((jnp.sum(n1**2, -1) + 1e-8) * (jnp.sum(n2**2, -1) + 1e-8))
+    ok = linked(aatype, residue_mask, residue_index)
+    for offset, slot in ((0, rc.CA_SLOT), (0, rc.C_SLOT), (1, rc.N_SLOT), (1, rc.CA_SLOT)):
+        ok = ok & atom_mask[..., offset:atom_mask.shape[-2] - 1 + offset, slot]
+    return _masked_mean([(1 - cos**2)[..., None]], [ok[..., None]])
 
 
 def clash_loss(pred: jax.Array, aatype: jax.Array, atom_mask: jax.Array, residue_mask: jax.Array,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from genmol.data.proteins import residues as rc
+from genmol.eval.dynamics.dihedrals import dihedral_angles
 from genmol.eval.proteins.chemistry import bond_angle_rmsd, bond_length_rmsd, chain_links, find_clashes
 from genmol.io.structures import read_structure
 from genmol.losses import structure as sl
@@ -15,6 +16,7 @@ from tests.helpers import ROOT, random_orthogonal
 FIXTURES = ROOT / "tests" / "fixtures" / "proteins"
 # jitted once per shape (run eagerly, every jnp op compiles on its own)
 BOND, ANGLE, CLASH = jax.jit(sl.bond_length_loss), jax.jit(sl.bond_angle_loss), jax.jit(sl.clash_loss)
+PLANARITY = jax.jit(sl.planarity_loss)
 VECTOR_MAP = jax.jit(sl.vector_map_loss, static_argnames=("max_radius",))
 POSITION, RELABEL, SQUARED = jax.jit(sl.position_loss), jax.jit(sl.flip_relabel), jax.jit(sl.squared_error)
 
@@ -188,6 +190,32 @@ def test_chemistry_losses_follow_the_chain_break_rule(proteins):
                                np.radians(bond_angle_rmsd(pos, p.aatype, p.atom_mask, links=links)) ** 2, rtol=1e-4)
 
 
+@pytest.mark.parametrize("garbage", [False, True])
+def test_planarity_loss_is_mean_sin2_omega(proteins, garbage):
+    """Batched and padded: the mean sin²ω of every peptide (ω from the dynamics module's dihedrals);
+    unchanged by a random O(3) map (a mirror flips ω's sign, not sin²ω); 1 for a peptide twisted to 90°."""
+    ps = [proteins["1l2y"], proteins["1vii"]]
+    got = np.asarray(PLANARITY(*_batch(ps, 40, garbage)))
+    for i, p in enumerate(ps):
+        x = p.positions.astype(np.float64)
+        omega = dihedral_angles(x[:-1, rc.CA_SLOT], x[:-1, rc.C_SLOT], x[1:, rc.N_SLOT], x[1:, rc.CA_SLOT])
+        np.testing.assert_allclose(got[i], np.mean(np.sin(omega) ** 2), rtol=1e-4, atol=1e-7)
+        assert got[i] < 0.02  # real peptides are planar
+        q = random_orthogonal(i, reflect=True)
+        np.testing.assert_allclose(float(PLANARITY(*_args(p, p.positions @ q.T))), got[i], rtol=1e-4, atol=1e-7)
+    # a dipeptide whose second residue is turned about the C–N axis until ω = 90°
+    p = proteins["1l2y"].crop(0, 2)
+    x = p.positions.astype(np.float64)
+    axis = x[1, rc.N_SLOT] - x[0, rc.C_SLOT]
+    axis /= np.linalg.norm(axis)
+    omega = dihedral_angles(x[0, rc.CA_SLOT], x[0, rc.C_SLOT], x[1, rc.N_SLOT], x[1, rc.CA_SLOT])
+    turn = np.pi / 2 - omega
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rot = np.eye(3) + np.sin(turn) * k + (1 - np.cos(turn)) * k @ k
+    x[1] = (x[1] - x[0, rc.C_SLOT]) @ rot.T + x[0, rc.C_SLOT]
+    np.testing.assert_allclose(float(PLANARITY(*_args(p, x))), 1.0, atol=1e-5)
+
+
 def test_clash_loss_zero_without_clashes_and_positive_when_pushed_together(proteins):
     p = proteins["1l2y"].crop(0, 13)  # leaves out residue 13, which clashes with residue 8
     assert find_clashes(p).count == 0
@@ -219,7 +247,7 @@ def test_gradients_are_finite(proteins):
 
     def total(pred, target):
         out = VECTOR_MAP(pred, target, atom_mask) + POSITION(pred, target, atom_mask)
-        for fn in (sl.bond_length_loss, sl.bond_angle_loss, sl.clash_loss):
+        for fn in (sl.bond_length_loss, sl.bond_angle_loss, sl.planarity_loss, sl.clash_loss):
             out = out + fn(pred, aatype, atom_mask, residue_mask, index)
         return jnp.sum(out)
 

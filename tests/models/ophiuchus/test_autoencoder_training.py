@@ -48,7 +48,8 @@ def test_train_and_resume(tmp_path):
     assert [r["step"] for r in rows if "train/loss" in r] == [1, 2, 3, 4, 5, 6]
     evals = [r for r in rows if "eval/loss" in r]
     assert [r["step"] for r in evals] == [3, 6]
-    for key in ("rmsd", "ca_rmsd", "vector_map", "position", "cross_entropy", "bond", "angle", "clash", "recovery"):
+    for key in ("rmsd", "ca_rmsd", "vector_map", "position", "cross_entropy", "bond", "angle", "planarity", "clash",
+                "recovery"):
         assert f"train/{key}" in rows[0] and f"eval/{key}" in evals[0], key
     assert Checkpointer.latest_in(workdir) == 6
     assert main(args) == 2  # a finished run is not overwritten without --resume
