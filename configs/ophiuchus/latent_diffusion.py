@@ -22,6 +22,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.model = ml_collections.ConfigDict(dict(
         path="flow",                 # flow (flow matching, ODE) | stochastic (two-sided stochastic interpolant, SDE)
         target_alignment="fisher",   # none | kabsch | fisher: the clean target rotated into x_t's frame
+        preconditioning="edm",       # edm: x̂₁ = c_skip x_t + c_out F (Karras et al. 2022) | none: x̂₁ = F
+        sigma_data=1.0,              # per-coordinate std of the normalised latents (features RMS 1; positions ~1)
         hidden_irreps="64x0e + 32x1o + 8x2e",
         depth=4,
         mix_kernel=5,

@@ -16,6 +16,11 @@ with signal scale ``α = t`` and noise ``σ = 1 − t`` (plus ``γ`` for the sto
 can be rotated into ``x_t``'s frame by :func:`genmol.losses.alignment.denoising_target` (Kabsch or the exact
 matrix-Fisher posterior mean): :func:`alignment_scales` gives ``(σ, α)``.
 
+Preconditioning (:func:`preconditioning`, Karras et al. 2022, "Elucidating the design space of diffusion-based
+generative models", EDM): with the same ``(σ, α)`` an ``x̂₁`` predictor is written ``x̂₁ = c_skip x_t + c_out F``
+so that ``x̂₁ → x_t`` as ``σ → 0`` (the network need not learn the identity near the data, where the sample is
+decided) and ``F``'s regression target has unit variance at every ``t`` (loss weight ``1 / c_out²``).
+
 Shapes: point sets ``[..., N, 3]``, times ``[...]`` (broadcast against the leading axes).
 """
 
@@ -28,8 +33,8 @@ import jax.numpy as jnp
 
 from genmol.errors import ConfigError
 
-__all__ = ["PATHS", "check_path", "sample_time", "interpolate", "gamma", "alignment_scales", "velocity",
-           "integrate"]
+__all__ = ["PATHS", "check_path", "sample_time", "interpolate", "gamma", "alignment_scales", "preconditioning",
+           "velocity", "integrate"]
 
 PATHS = ("flow", "stochastic")
 
@@ -70,6 +75,19 @@ def alignment_scales(t: jax.Array, path: str) -> tuple[jax.Array, jax.Array]:
     """``(σ, α)`` of ``x_t`` seen as ``α x₁ + σ ε`` when ``x₀`` is standard Gaussian noise."""
     g = gamma(t, path)[0]
     return jnp.sqrt((1 - t) ** 2 + g**2), t
+
+
+def preconditioning(t: jax.Array, path: str, sigma_data: float = 1.0) -> tuple[jax.Array, jax.Array]:
+    """EDM scalings ``(c_skip, c_out)`` of ``x̂₁ = c_skip x_t + c_out F`` for ``x_t = α x₁ + σ ε`` (``(σ, α)`` of
+    :func:`alignment_scales`) and data of per-coordinate standard deviation ``sigma_data``::
+
+        c_skip = α σ_d² / (α² σ_d² + σ²),   c_out = σ σ_d / sqrt(α² σ_d² + σ²)
+
+    ``F``'s target ``(x₁ − c_skip x_t) / c_out`` then has unit variance; ``c_skip → 1``, ``c_out → 0`` as ``t → 1``."""
+    sigma, alpha = alignment_scales(t, path)
+    sd2 = sigma_data**2
+    denom = alpha**2 * sd2 + sigma**2
+    return alpha * sd2 / denom, sigma * sigma_data / jnp.sqrt(denom)
 
 
 def velocity(xt: jax.Array, x1_hat: jax.Array, t: jax.Array, t_max: float = 1 - 1e-3) -> jax.Array:

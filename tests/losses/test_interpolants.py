@@ -33,6 +33,24 @@ def test_alignment_scales_flow():
     np.testing.assert_allclose(sigma, [0.75]) and np.testing.assert_allclose(alpha, [0.25])
 
 
+@pytest.mark.parametrize("path", ["flow", "stochastic"])
+@pytest.mark.parametrize("sigma_data", [1.0, 0.5])
+def test_preconditioning_gives_unit_variance_targets_and_the_identity_at_the_data(path, sigma_data):
+    """Monte Carlo: for x₁ ~ N(0, σ_d²) and x_t = α x₁ + σ ε, F's target (x₁ − c_skip x_t) / c_out has unit variance
+    and is uncorrelated with x_t (c_skip is the least-squares skip); c_skip → 1, c_out → 0 as t → 1."""
+    rng = np.random.default_rng(3)
+    for t in (0.05, 0.5, 0.9):
+        sigma, alpha = itp.alignment_scales(jnp.asarray(t), path)
+        c_skip, c_out = itp.preconditioning(jnp.asarray(t), path, sigma_data)
+        x1 = rng.normal(size=400_000) * sigma_data
+        xt = float(alpha) * x1 + float(sigma) * rng.normal(size=x1.shape)
+        target = (x1 - float(c_skip) * xt) / float(c_out)
+        np.testing.assert_allclose(np.var(target), 1.0, rtol=0.01)
+        assert abs(np.corrcoef(target, xt)[0, 1]) < 0.01
+    c_skip, c_out = itp.preconditioning(jnp.asarray(1 - 1e-6), path, sigma_data)
+    np.testing.assert_allclose([c_skip, c_out], [1.0, 0.0], atol=2e-3)
+
+
 def test_flow_ode_with_oracle_reaches_the_target_and_handles_pytrees():
     """With x̂₁ = x₁ exact (data = a point mass) the Euler flow follows the straight line and ends at x₁, for every
     leaf of a pytree state."""

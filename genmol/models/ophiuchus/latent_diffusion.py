@@ -11,7 +11,10 @@ Network (time-conditioned, over the latent chain)::
 
     [latent features, time (Fourier), chain position (sin/cos of node index from each end)] -> hidden
     depth × (MixingBlock along the chain  ->  Interaction over the complete graph of nodes)
-    heads: x̂₁ features (latent irreps), x̂₁ positions = x_t + Δ (1o); for the stochastic path also ẑ
+    heads: F features (latent irreps) and F positions (1o); for the stochastic path also ẑ
+    x̂₁ = c_skip(t) x_t + c_out(t) F   (``preconditioning="edm"``: Karras et al. 2022, the scalings of
+         :func:`genmol.losses.interpolants.preconditioning` with ``sigma_data``; ``"none"``: x̂₁ features = F,
+         x̂₁ positions = x_t + F, the first models' form)
 
 The chain blocks are :class:`~genmol.nn.sequence.MixingBlock` (sequence convolution); the spatial blocks the
 shared NequIP-style :class:`~genmol.nn.interaction.Interaction` (complete graph within each protein: 32 nodes
@@ -27,7 +30,8 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from genmol.losses.interpolants import check_path
+from genmol.errors import ConfigError
+from genmol.losses.interpolants import check_path, preconditioning
 from genmol.nn.embedding import fourier_features
 from genmol.nn.interaction import Interaction
 from genmol.nn.linear import Linear
@@ -80,12 +84,17 @@ class LatentDenoiser(nnx.Module):
 
     ``config`` fields: ``latent_irreps``, ``residues_per_node``, ``hidden_irreps``, ``depth``, ``mix_kernel``,
     ``num_basis``, ``cutoff`` (normalised units), ``time_features``, ``chain_features``, ``path``,
-    ``position_scale`` (Å), ``feature_shift``, ``feature_scale``, ``autoencoder`` (the decoder's config).
+    ``preconditioning`` (``edm`` | ``none``; absent: ``none``), ``sigma_data``, ``position_scale`` (Å),
+    ``feature_shift``, ``feature_scale``, ``autoencoder`` (the decoder's config).
     """
 
     def __init__(self, config: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
         check_path(config.path)
         self.config = config
+        self.preconditioning = str(config.get("preconditioning", "none"))
+        if self.preconditioning not in ("edm", "none"):
+            raise ConfigError(f"model.preconditioning must be 'edm' or 'none', got {self.preconditioning!r}")
+        self.sigma_data = float(config.get("sigma_data", 1.0))
         self.latent_irreps = e3nn.Irreps(config.latent_irreps)
         hidden = e3nn.Irreps(config.hidden_irreps)
         self.path = str(config.path)
@@ -125,13 +134,29 @@ class LatentDenoiser(nnx.Module):
             x = y.reshape((b, n, -1)) * mask[..., None]
         out = self.head(x)
         feat, delta = out.slice_by_mul[:self.latent_irreps.num_irreps], out.slice_by_mul[self.latent_irreps.num_irreps:]
-        x1_feat = feat.array * mask[..., None]
-        x1_pos = (positions + delta.array) * mask[..., None]
+        if self.preconditioning == "edm":
+            c_skip, c_out = (c[:, None, None] for c in self.scalings(t))
+            x1_feat = (c_skip * features + c_out * feat.array) * mask[..., None]
+            # about the centroid (the latents are centred; this keeps x̂₁ translation-equivariant for any input)
+            n = jnp.maximum(jnp.sum(mask, -1), 1)[:, None, None]
+            centre = jnp.sum(positions * mask[..., None], axis=-2, keepdims=True) / n
+            x1_pos = (centre + c_skip * (positions - centre) + c_out * delta.array) * mask[..., None]
+        else:
+            x1_feat = feat.array * mask[..., None]
+            x1_pos = (positions + delta.array) * mask[..., None]
         if self.noise_head is None:
             return x1_feat, x1_pos, None, None
         z = self.noise_head(x)
         zf, zp = z.slice_by_mul[:self.latent_irreps.num_irreps], z.slice_by_mul[self.latent_irreps.num_irreps:]
         return x1_feat, x1_pos, zf.array * mask[..., None], zp.array * mask[..., None]
+
+
+    def scalings(self, t: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``(c_skip, c_out)`` ``[B]`` of the x̂₁ parameterisation at times ``t [B]`` (``(0, 1)`` without
+        preconditioning: the loss weight ``1 / c_out²`` is then 1)."""
+        if self.preconditioning == "edm":
+            return preconditioning(t, self.path, self.sigma_data)
+        return jnp.zeros_like(t), jnp.ones_like(t)
 
 
 class LatentDiffusion(nnx.Module):

@@ -12,8 +12,9 @@ chain ``x₁`` (features normalised, positions centred and divided by ``model.po
 ``x₀`` (positions centred), a time ``t`` and, for the stochastic path, the interpolant noise ``z``. Loss: mean
 squared error of ``x̂₁`` (positions + ``loss.features`` × features) against the target ``x₁`` rotated into
 ``x_t``'s frame by ``model.target_alignment`` (:func:`genmol.losses.alignment.target_rotation`: ``none``,
-``kabsch`` or the exact matrix-Fisher mean ``fisher``; the rotation also turns the ``1o`` feature channels), plus
-``‖ẑ − z‖²`` for the stochastic path.
+``kabsch`` or the exact matrix-Fisher mean ``fisher``; the rotation also turns the ``1o`` feature channels),
+weighted by ``1 / c_out(t)²`` with EDM preconditioning (the denoiser's unit-variance target), plus ``‖ẑ − z‖²``
+for the stochastic path. ``position_mse`` and ``feature_mse`` are logged unweighted.
 """
 
 from __future__ import annotations
@@ -204,7 +205,8 @@ class LatentDiffusionTask:
         pos = jnp.sum(jnp.where(mask[..., None], (p_hat - p1) ** 2, 0.0), (-2, -1)) / n
         feat = jnp.sum(jnp.where(mask[..., None], (f_hat - f1) ** 2, 0.0), (-2, -1)) / n
         out = {"position_mse": pos, "feature_mse": feat}
-        out["loss"] = pos + float(self.config.loss.features) * feat
+        weight = 1.0 / model.denoiser.scalings(batch.t)[1] ** 2
+        out["loss"] = weight * (pos + float(self.config.loss.features) * feat)
         if zf_hat is not None:
             z = jnp.sum(jnp.where(mask[..., None], (zf_hat - batch.z_features) ** 2, 0.0), (-2, -1)) / n
             z = z + jnp.sum(jnp.where(mask[..., None], (zp_hat - batch.z_positions) ** 2, 0.0), (-2, -1)) / n

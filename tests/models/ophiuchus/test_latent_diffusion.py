@@ -76,6 +76,26 @@ def test_denoiser_is_o3_equivariant_translation_equivariant_and_padding_invarian
     np.testing.assert_allclose(p3[:, :-2], p1, atol=1e-5)
 
 
+def test_preconditioned_prediction_is_the_input_at_the_data_end(task, model):
+    """EDM preconditioning: x̂₁ → x_t as t → 1 (the untrained network's output is scaled away); at t = 0.5 it is not."""
+    assert model.denoiser.preconditioning == "edm"
+    b = task.train_batch(1, range(2))
+    f, p, m = jnp.asarray(b.features), jnp.asarray(b.positions), jnp.asarray(b.mask)
+    f1, p1, _, _ = _denoise(model, f, p, m, jnp.full((2,), 1 - 1e-6))
+    np.testing.assert_allclose(f1, f, atol=1e-4)
+    np.testing.assert_allclose(p1, p, atol=1e-4)
+    f1, _, _, _ = _denoise(model, f, p, m, jnp.full((2,), 0.5))
+    assert np.abs(np.asarray(f1 - f)).max() > 1e-2
+
+
+def test_the_first_models_form_still_loads():
+    """Models trained before preconditioning existed (no ``model.preconditioning`` in their config) keep x̂₁ = F."""
+    model, _, _ = load_model(ROOT / "experiments/ophiuchus_proteins/models/latent_diffusion_step4000",
+                             expect="protein_diffusion")
+    assert model.denoiser.preconditioning == "none"
+    np.testing.assert_array_equal(model.denoiser.scalings(jnp.array([0.9])), [[0.0], [1.0]])
+
+
 def test_loss_is_finite_and_alignment_changes_the_target(task, model):
     batch = jax.tree.map(jnp.asarray, task.train_batch(3, range(2)))
 
