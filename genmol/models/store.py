@@ -51,6 +51,8 @@ class Family:
         command: the CLI command that samples from it, if any.
         settings: ``"module:Class"`` of its sampling settings (``from_record(dict)``, ``to_record()``),
             which ``genmol export --sampling`` records and the sampling command reads.
+        derived: fields of ``config.model`` that the task fills in from the data when training starts (not
+            architecture choices; a warm start does not compare them, the task derives them again).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Family:
     pretrained: str | None = None
     command: str | None = None
     settings: str | None = None
+    derived: tuple[str, ...] = ()
 
     def settings_class(self):
         """The sampling-settings class (``None`` if the family has none)."""
@@ -82,7 +85,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("protein_diffusion", "genmol.models.ophiuchus.latent_task:LatentDiffusionTask",
            "genmol.models.ophiuchus.latent_diffusion:LatentDiffusion",
            "latent diffusion of new proteins in the autoencoder's latent space", pretrained=None,
-           command="genmol sample proteins"),
+           command="genmol sample proteins",
+           derived=("latent_irreps", "residues_per_node", "feature_shift", "feature_scale", "autoencoder")),
     Family("jump", "genmol.models.jump.task:JumpTask", "genmol.models.jump.model:JumpModel",
            "EquiJump/DeepJump-style jump simulator of molecular dynamics", pretrained="jump_ala2",
            command="genmol simulate"),

@@ -165,3 +165,19 @@ def test_sample_proteins_command_writes_a_folder_and_refuses_bad_requests(task, 
         assert main(["sample", "proteins", *argv, "--checkpoint", str(model_dir)]) == 2
     assert not any((tmp_path / n).exists() for n in "abc")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+
+
+def test_a_trained_model_continues_from_its_export(tiny_autoencoder, tmp_path):
+    """``genmol train protein_diffusion`` runs, exports, and a second run starts from that export with
+    ``--init-from`` (its latent statistics and autoencoder config are derived again, not compared)."""
+    from genmol.cli import main
+    from genmol.train.checkpoint import Checkpointer
+
+    args = ["train", "protein_diffusion", "--config", str(ROOT / "configs/ophiuchus/latent_diffusion_test.py"),
+            "--set", f"data.autoencoder={tiny_autoencoder}", "--set", "train.steps=2", "--no-progress"]
+    assert main([*args, "--workdir", str(tmp_path / "a")]) == 0
+    assert main(["export", str(tmp_path / "a"), "--out", str(tmp_path / "m")]) == 0
+    assert main([*args, "--workdir", str(tmp_path / "b"), "--init-from", str(tmp_path / "m")]) == 0
+    assert Checkpointer.latest_in(tmp_path / "b") == 2
+    first, _, _ = load_model(tmp_path / "m", expect="protein_diffusion")
+    assert first.config.feature_scale and first.config.residues_per_node == 4
