@@ -1,0 +1,159 @@
+"""SO(2) edge convolution (eSCN; Passaro & Zitnick 2023, "Reducing SO(3) convolutions to SO(2) for efficient
+equivariant GNNs"): the tensor product of a sender's features with its edge's spherical harmonics, done in each
+edge's own frame.
+
+Rotate the features ``h [E, irreps_in]`` by ``D(R_e)ᵀ``, where ``R_e = R(α, β, 0)`` turns ``ŷ`` into the edge
+direction (:func:`edge_rotations`). There the edge's spherical harmonics have only their ``m = 0`` component, so
+the sum over filter degrees of every tensor product ``h ⊗ Y(r̂)`` collapses to one small linear map per order
+``m`` that mixes the ``±m`` components of all degrees ``l ≥ m``::
+
+    y₀  = W₀ x₀                          (m = 0)
+    y₊ₘ = Aₘ x₊ₘ − Bₘ x₋ₘ,   y₋ₘ = Aₘ x₋ₘ + Bₘ x₊ₘ      (0 < m ≤ mmax)
+
+then rotate back by ``D(R_e)``. Each map commutes with rotations about the edge, so the message is exactly
+O(3)-equivariant, for ``O(L³)`` work per edge (three Wigner products and dense matmuls over channels batched
+over all edges) against ``O(L⁶)`` for a full Clebsch–Gordan product. ``mmax < lmax`` drops the high orders
+(eSCN's approximation); ``mmax = lmax`` spans the function class of the CG product with filters of every
+degree (tests fit one to the other).
+
+Parity (O(3), not only SO(3)): a path ``(l₁, p₁) -> (l₂, p₂)`` exists through filter degrees ``l_f`` of parity
+``p₁ p₂``; when ``l₁ + l₂ + l_f`` is even its per-``m`` block is symmetric (``A``, and ``W₀``), when odd it is
+the antisymmetric ``B`` (a cross product: 1o × 1o -> 1e has only ``B``). The blocks a path cannot have are
+masked to zero.
+
+Radial dependence: the caller's per-edge weights ``radial [E, num_radial]`` (e.g. a
+:class:`~genmol.nn.radial.RadialMLP` of the distance) scale every input channel of every order before the
+maps (eSCN's radial modulation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import e3nn_jax as e3nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from genmol.errors import ConfigError
+
+__all__ = ["edge_rotations", "SO2Convolution"]
+
+
+def edge_rotations(vectors: jax.Array, lmax: int) -> list[jax.Array]:
+    """Wigner matrices ``D_l(R_e) [E, 2l+1, 2l+1]``, ``l = 0 … lmax``, of the rotations ``R_e = R(α, β, 0)`` that
+    take ``ŷ`` to each edge direction ``vectors [E, 3]`` (any length > 0; e3nn's real basis, the same for both
+    parities). Computed once per forward pass and shared by every layer."""
+    alpha, beta = e3nn.xyz_to_angles(vectors)
+    gamma = jnp.zeros_like(alpha)
+    return [e3nn.Irrep(l, 1).D_from_angles(alpha, beta, gamma) for l in range(lmax + 1)]
+
+
+def _rotate(x: e3nn.IrrepsArray, rotations: list[jax.Array], inverse: bool) -> list[jax.Array]:
+    """Chunks ``[E, mul, 2l+1]`` of ``x`` rotated by ``D`` (or ``Dᵀ`` if ``inverse``)."""
+    spec = "eji,euj->eui" if inverse else "eij,euj->eui"
+    return [jnp.einsum(spec, rotations[ir.l], c) for (_, ir), c in zip(x.irreps, x.chunks)]
+
+
+class SO2Convolution(nnx.Module):
+    """``(h [E, irreps_in], rotations, radial [E, num_radial]) -> [E, irreps_out]`` (see module docstring).
+
+    Args:
+        irreps_in, irreps_out: edge feature irreps (any degrees and parities; ``0o``, ``1e``, … included).
+        mmax: highest order ``m`` kept (``≤`` the lowest of the two highest degrees keeps every path).
+    """
+
+    def __init__(self, irreps_in, irreps_out, mmax: int, *, rngs: nnx.Rngs):
+        self.irreps_in = e3nn.Irreps(irreps_in).simplify()
+        self.irreps_out = e3nn.Irreps(irreps_out).simplify()
+        if mmax < 0:
+            raise ConfigError(f"mmax must be >= 0, got {mmax}")
+        self.lmax = max(ir.l for _, ir in self.irreps_in + self.irreps_out)
+        self.mmax = min(int(mmax), self.lmax)
+        # Per order m: the (block, channel) slots with l >= m, inputs and outputs, and which pairs may couple.
+        self._slots_in = tuple(self._slots(self.irreps_in, m) for m in range(self.mmax + 1))
+        self._slots_out = tuple(self._slots(self.irreps_out, m) for m in range(self.mmax + 1))
+        self.weights_a, self.weights_b = nnx.List(), nnx.List()
+        key = rngs.params()
+        for m in range(self.mmax + 1):
+            sym, anti = self._path_masks(m)
+            key, ka, kb = jax.random.split(key, 3)
+            self.weights_a.append(nnx.Param(jax.random.normal(ka, sym.shape)))
+            self.weights_b.append(nnx.Param(jax.random.normal(kb, anti.shape) if m > 0 else jnp.zeros((0, 0))))
+        self.num_radial = sum(len(s) for s in self._slots_in)
+        """Radial weights per edge: one per input channel per order."""
+
+    def _scaled_masks(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The path masks of order ``m`` divided by the square root of the fan-in (unit-variance outputs)."""
+        sym, anti = self._path_masks(m)
+        fan = max(1.0, float(np.max((sym | anti).sum(0), initial=0)) * (1 if m == 0 else 2))
+        return sym.astype(np.float32) / math.sqrt(fan), anti.astype(np.float32) / math.sqrt(fan)
+
+    @staticmethod
+    def _slots(irreps: e3nn.Irreps, m: int) -> tuple[tuple[int, int, int, int], ...]:
+        """``(block, channel, l, parity)`` of every channel whose degree is at least ``m``."""
+        return tuple((b, u, ir.l, ir.p) for b, (mul, ir) in enumerate(irreps) if ir.l >= m for u in range(mul))
+
+    def _path_masks(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """``[C_in(m), C_out(m)]`` bool: the symmetric (``A``/``W₀``) and antisymmetric (``B``) couplings a path
+        through some filter degree allows (module docstring)."""
+        ins, outs = self._slots_in[m], self._slots_out[m]
+        sym = np.zeros((len(ins), len(outs)), bool)
+        anti = np.zeros_like(sym)
+        for i, (_, _, l1, p1) in enumerate(ins):
+            for j, (_, _, l2, p2) in enumerate(outs):
+                for lf in range(abs(l1 - l2), l1 + l2 + 1):
+                    if (-1) ** lf != p1 * p2:
+                        continue
+                    if (l1 + l2 + lf) % 2 == 0:
+                        sym[i, j] = True
+                    elif m > 0:
+                        anti[i, j] = True
+        return sym, anti
+
+    def __call__(self, h: e3nn.IrrepsArray, rotations: list[jax.Array], radial: jax.Array) -> e3nn.IrrepsArray:
+        if h.irreps.simplify() != self.irreps_in:
+            raise ValueError(f"SO2Convolution expects {self.irreps_in}, got {h.irreps}")
+        h = h.regroup() if h.irreps != self.irreps_in else h
+        chunks = _rotate(h, rotations, inverse=True)  # edge frame: [E, mul, 2l+1]
+        e = h.shape[0]
+        out = [jnp.zeros((e, mul, ir.dim), h.dtype) for mul, ir in self.irreps_out]
+        r0 = 0
+        for m in range(self.mmax + 1):
+            ins, outs = self._slots_in[m], self._slots_out[m]
+            if not ins or not outs:
+                r0 += len(ins)
+                continue
+            w = radial[:, r0:r0 + len(ins)]
+            r0 += len(ins)
+
+            def gather(sign: int) -> jax.Array:  # [E, C_in(m)]: component l + sign·m of every slot
+                parts = [chunks[b][:, :, self.irreps_in[b].ir.l + sign * m] for b in _blocks(ins)]
+                return jnp.concatenate(parts, axis=-1) * w
+
+            mask_a, mask_b = self._scaled_masks(m)
+            a = self.weights_a[m][...] * mask_a
+            if m == 0:
+                y = {0: gather(0) @ a}
+            else:
+                b = self.weights_b[m][...] * mask_b
+                xp, xm = gather(1), gather(-1)
+                y = {1: xp @ a - xm @ b, -1: xm @ a + xp @ b}
+            for sign, ym in y.items():
+                start = 0
+                for blk in _blocks(outs):
+                    mul, ir = self.irreps_out[blk]
+                    out[blk] = out[blk].at[:, :, ir.l + sign * m].set(ym[:, start:start + mul])
+                    start += mul
+        y = e3nn.from_chunks(self.irreps_out, out, (e,), h.dtype)
+        return e3nn.from_chunks(self.irreps_out, _rotate(y, rotations, inverse=False), (e,), h.dtype)
+
+
+def _blocks(slots) -> list[int]:
+    """The distinct blocks of ``slots`` in order (each block's channels are contiguous)."""
+    seen: list[int] = []
+    for b, *_ in slots:
+        if not seen or seen[-1] != b:
+            seen.append(b)
+    return seen
