@@ -6,7 +6,15 @@ interaction layer of ours against a plain e3nn-jax reference layer (linen ``e3nn
 modules, ``e3nn.tensor_product``, ``e3nn.scatter_sum``) of the same irreps, as a ratio
 measured in the same run.
 
+With ``--conv-sweep`` it times instead one NequIP-style interaction layer with the Clebsch–Gordan tensor
+product (``cg``) against the same layer with the eSCN SO(2) convolution (``so2``, every order: ``mmax = lmax``;
+and ``so2`` with ``mmax = 2``, eSCN's truncation) for lmax 1 … 6, forward and forward+backward (gradient of the
+parameters and the node features), interleaved in one run, with XLA's FLOPs and bytes accessed per edge
+(``compiled.cost_analysis()``), and states where ``so2`` becomes cheaper.
+
 Usage: python scripts/bench_encoders.py [--channels 32] [--layers 3] [--reps 10] [--out FILE.md]
+       python scripts/bench_encoders.py --conv-sweep [--channels 32] [--molecules 8] [--lmax 6] [--reps 5]
+                                        [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from genmol.data.molecules.qm9 import load_qm9
 from genmol.errors import run_script
 from genmol.nn import create_encoder, encoder_config, natural_irreps
 from genmol.nn.interaction import Interaction
-from genmol.nn.message_passing import edge_geometry
+from genmol.nn.message_passing import edge_geometry, edge_vectors
 from genmol.nn.radial import envelope, radial_basis
+from genmol.nn.so2 import edge_rotations
 
 
 
@@ -58,12 +67,75 @@ class ReferenceLayer(linen.Module):
         return e3nn.gate(y)
 
 
+def _cost(fn, *args) -> tuple[float, float]:
+    """XLA's estimate of ``(flops, bytes accessed)`` of the compiled ``fn(*args)``."""
+    cost = fn.lower(*args).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost.get("flops", float("nan"))), float(cost.get("bytes accessed", float("nan")))
+
+
+def conv_sweep(args, arrays, n_atoms: int, n_edges: int, budget) -> list[str]:
+    """Rows of the cg-vs-so2 table (module docstring)."""
+    lines = [
+        "| lmax | conv | mmax | layer params | forward ms | fwd+bwd ms | forward MFLOP / edge | "
+        "fwd+bwd MFLOP / edge | fwd+bwd kB accessed / edge | fwd+bwd ms, so2 / cg |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    crossover = None
+    for lmax in range(1, args.lmax + 1):
+        hidden = natural_irreps(args.channels, lmax)
+        x = e3nn.normal(hidden, jax.random.key(0), (budget.max_nodes,))
+        vec = edge_vectors(arrays[0], arrays[2], arrays[3], arrays[5])
+        lengths, sh = edge_geometry(arrays[0], arrays[2], arrays[3], arrays[5], lmax)
+        rad = radial_basis("bessel", lengths, 8, 5.0) * envelope("polynomial", lengths, 5.0)[:, None]
+        variants = [("cg", None), ("so2", lmax)] + ([("so2", 2)] if lmax > 2 else [])
+        results = {}
+        for conv, mmax in variants:
+            layer = Interaction(hidden, hidden, sh_lmax=lmax, num_basis=8, radial_hidden=[32], filter="path",
+                                self_connection=True, act=jax.nn.silu, avg_num_neighbors=n_edges / n_atoms,
+                                rngs=nnx.Rngs(0), conv=conv, mmax=mmax)
+            gd, state = nnx.split(layer)
+            n_params = sum(v.size for v in jax.tree.leaves(nnx.state(layer, nnx.Param)))
+
+            def run(state, xa, pos, gd=gd, conv=conv):  # the rotations are part of the so2 layer's cost
+                rot = edge_rotations(vec if pos is None else pos, lmax) if conv == "so2" else None
+                return nnx.merge(gd, state)(e3nn.IrrepsArray(hidden, xa), sh, rad, arrays[2], arrays[3],
+                                             arrays[5], rot).array
+
+            fwd = jax.jit(lambda s, xa, v: run(s, xa, v))
+            fwd_bwd = jax.jit(jax.grad(lambda s, xa, v: jnp.sum(run(s, xa, v) ** 2), argnums=(0, 1)))
+            results[(conv, mmax)] = dict(params=n_params, fwd=fwd, fwd_bwd=fwd_bwd, state=state,
+                                         cost_f=_cost(fwd, state, x.array, vec),
+                                         cost_fb=_cost(fwd_bwd, state, x.array, vec), t_f=[], t_fb=[])
+        for _ in range(args.reps):  # interleaved: every variant sees the same machine state
+            for r in results.values():
+                r["t_f"].append(median_ms(r["fwd"], r["state"], x.array, vec, reps=1))
+                r["t_fb"].append(median_ms(r["fwd_bwd"], r["state"], x.array, vec, reps=1))
+        base = float(np.median(results[("cg", None)]["t_fb"]))
+        for (conv, mmax), r in results.items():
+            t_f, t_fb = float(np.median(r["t_f"])), float(np.median(r["t_fb"]))
+            if conv == "so2" and mmax == lmax and t_fb < base and crossover is None:
+                crossover = lmax
+            ratio = "" if conv == "cg" else f"{t_fb / base:.2f}"
+            row = (f"| {lmax} | {conv} | {'' if mmax is None else mmax} | {r['params']:,} | {t_f:.1f} | {t_fb:.1f} | "
+                   f"{r['cost_f'][0] / n_edges / 1e6:.3f} | {r['cost_fb'][0] / n_edges / 1e6:.3f} | "
+                   f"{r['cost_fb'][1] / n_edges / 1e3:.1f} | {ratio} |")
+            print(row, flush=True)
+            lines.append(row)
+    lines.append("")
+    lines.append(f"Crossover: the exact so2 layer (mmax = lmax) is first faster than cg (fwd+bwd) at lmax {crossover}."
+                 if crossover else "Crossover: the exact so2 layer was not faster than cg at any lmax measured.")
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--channels", type=int, default=32)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--molecules", type=int, default=32)
     p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--conv-sweep", action="store_true")
+    p.add_argument("--lmax", type=int, default=6, help="highest lmax of --conv-sweep")
     p.add_argument("--out", default=None)
     args = p.parse_args()
 
@@ -76,15 +148,27 @@ def main():
     b = pad_graphs(graphs, budget)
     n_atoms, n_edges = int(b.node_mask.sum()), int(b.edge_mask.sum())
     arrays = [jnp.asarray(x) for x in (b.positions, b.species, b.senders, b.receivers, b.node_mask, b.edge_mask)]
+    machine = (f"Machine: {platform.processor() or platform.machine()}, {jax.device_count()} JAX CPU device(s), "
+               f"jax {jax.__version__}, e3nn-jax {e3nn.__version__}. "
+               f"Batch: {args.molecules} real QM9 molecules (random, seed 0), "
+               f"{n_atoms} atoms ({n_atoms / args.molecules:.1f}/molecule), {n_edges} directed edges within 5 Å; "
+               f"padded budget {budget.max_nodes} nodes / {budget.max_edges} edges; float32; median of {args.reps}.\n")
+    if args.conv_sweep:
+        lines = ["# Edge convolutions: Clebsch–Gordan (cg) against SO(2) (so2)\n",
+                 f"Command: `python scripts/bench_encoders.py --conv-sweep --channels {args.channels} "
+                 f"--molecules {args.molecules} --lmax {args.lmax} --reps {args.reps}`\n",
+                 machine,
+                 f"One NequIP-style interaction layer, `{args.channels}x(0e+1o+…)` in and out, per-path radial "
+                 "weights for cg and per-channel-per-order radial weights for so2, the so2 layer's Wigner "
+                 "matrices included in its time. Timings interleaved across variants.\n"]
+        lines += conv_sweep(args, arrays, n_atoms, n_edges, budget)
+        _write(args.out, "\n".join(lines) + "\n")
+        return
     lines = [
         "# Encoder benchmark\n",
         f"Command: `python scripts/bench_encoders.py --channels {args.channels} --layers {args.layers} "
         f"--molecules {args.molecules} --reps {args.reps}`\n",
-        f"Machine: {platform.processor() or platform.machine()}, {jax.device_count()} JAX CPU device(s), "
-        f"jax {jax.__version__}, e3nn-jax {e3nn.__version__}. "
-        f"Batch: {args.molecules} real QM9 molecules (random, seed 0), "
-        f"{n_atoms} atoms ({n_atoms / args.molecules:.1f}/molecule), {n_edges} directed edges within 5 Å; "
-        f"padded budget {budget.max_nodes} nodes / {budget.max_edges} edges; float32; median of {args.reps}.\n",
+        machine,
         "| encoder | lmax | params | forward ms | fwd+bwd ms | edges/s (forward) | one layer: ours ms | "
         "one layer: e3nn-jax reference ms | ours / reference |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -134,11 +218,14 @@ def main():
     lines.append("\nThe layer comparison uses the NequIP-style (per-path) layer for both rows of an lmax; "
                  "the reference is the same algebra written with `e3nn.flax.Linear`, "
                  "`e3nn.flax.MultiLayerPerceptron`, `e3nn.tensor_product` and `e3nn.scatter_sum`.")
-    text = "\n".join(lines) + "\n"
-    if args.out:
+    _write(args.out, "\n".join(lines) + "\n")
+
+
+def _write(out, text: str) -> None:
+    if out:
         from genmol.io.atomic import atomic_write_text
 
-        atomic_write_text(args.out, text)
+        atomic_write_text(out, text)
     else:
         print(text)
 

@@ -16,6 +16,10 @@ Registered encoders (``config.name``):
   shifted-softplus scalars (Symphony's focus/species embedder).
 * ``nequip`` — Bessel basis, polynomial envelope, per-path radial weights, self-connection,
   SiLU gates, lmax up to 5 (Symphony's position embedder; NequIP).
+
+Either takes ``conv: cg | so2`` (with ``mmax``): the Clebsch–Gordan tensor product with the edge's
+spherical harmonics, or the eSCN SO(2) convolution of :mod:`genmol.nn.so2` (``O(L³)`` per edge; Wigner
+matrices computed once per forward pass for all layers).
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ from flax import nnx
 from genmol.errors import ConfigError
 
 from genmol.nn.embedding import NodeEmbedding
-from genmol.nn.interaction import Interaction
+from genmol.nn.interaction import CONVOLUTIONS, Interaction
 from genmol.nn.linear import Linear
-from genmol.nn.message_passing import edge_geometry, natural_irreps
+from genmol.nn.message_passing import edge_geometry, edge_vectors, natural_irreps
 from genmol.nn.norm import EquivariantRMSNorm
 from genmol.nn.radial import envelope, radial_basis
+from genmol.nn.so2 import edge_rotations
 
 __all__ = ["Encoder", "create_encoder", "encoder_config", "ENCODER_PRESETS"]
 
@@ -57,7 +62,8 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
 
     Fields: ``name, channels, lmax, num_interactions, cutoff (Å), num_basis, radial_hidden,
     avg_num_neighbors, num_species | irreps_in, radial_basis, envelope, filter,
-    self_connection, activation, norm, output_irreps`` (``None``: ``channels x (0e+1o+...+lmax)``).
+    self_connection, activation, norm, output_irreps, conv, mmax`` (``output_irreps`` ``None``:
+    ``channels x (0e+1o+...+lmax)``; ``conv`` ``"cg"`` or ``"so2"``, ``mmax`` ``None``: ``lmax``).
     ``norm``: ``"none"`` or ``"rms"`` (:class:`~genmol.nn.norm.EquivariantRMSNorm` after every
     interaction).
     """
@@ -73,6 +79,8 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
     c.radial_hidden = (32,)
     c.avg_num_neighbors = 12.0
     c.norm = "none"
+    c.conv = "cg"
+    c.mmax = ml_collections.FieldReference(None, field_type=int)
     c.num_species = 5
     c.irreps_in = ml_collections.FieldReference(None, field_type=str)
     c.output_irreps = ml_collections.FieldReference(None, field_type=str)
@@ -108,6 +116,9 @@ class Encoder(nnx.Module):
         norm = str(config.get("norm", "none"))
         if norm not in ("none", "rms"):
             raise ConfigError(f"unknown norm {norm!r}; choose 'none' or 'rms'")
+        self.conv = str(config.get("conv", "cg"))
+        if self.conv not in CONVOLUTIONS:
+            raise ConfigError(f"unknown conv {self.conv!r}; choose one of {CONVOLUTIONS}")
         layers, norms = [], []
         for _ in range(int(config.num_interactions)):
             layer = Interaction(
@@ -115,6 +126,7 @@ class Encoder(nnx.Module):
                 radial_hidden=list(config.radial_hidden), filter=config.filter,
                 self_connection=bool(config.self_connection), act=ACTIVATIONS[config.activation],
                 avg_num_neighbors=float(config.avg_num_neighbors), rngs=rngs,
+                conv=self.conv, mmax=config.get("mmax"),
             )
             layers.append(layer)
             irreps = layer.irreps_out
@@ -130,9 +142,12 @@ class Encoder(nnx.Module):
         lengths, sh = edge_geometry(positions, senders, receivers, edge_mask, self.lmax)
         radial = radial_basis(self.radial_basis, lengths, self.num_basis, self.cutoff)
         radial = radial * (envelope(self.envelope, lengths, self.cutoff) * edge_mask)[:, None]
+        rotations = None
+        if self.conv == "so2":
+            rotations = edge_rotations(edge_vectors(positions, senders, receivers, edge_mask), self.lmax)
         x = self.embed(node_attrs)
         for i, layer in enumerate(self.layers):
-            x = layer(x, sh, radial, senders, receivers, edge_mask)
+            x = layer(x, sh, radial, senders, receivers, edge_mask, rotations)
             if self.norms is not None:
                 x = self.norms[i](x)
         if self.readout is not None:

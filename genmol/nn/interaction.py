@@ -13,6 +13,11 @@ Two radial weightings select the two encoder families:
   irreps of that channel (SchNet's continuous-filter convolution made equivariant);
 * ``filter="path"`` (NequIP): one weight per channel *and* tensor-product path, plus a
   linear self-connection, as in NequIP/nequip-jax.
+
+``conv="so2"`` replaces the tensor product by the SO(2) convolution of :mod:`genmol.nn.so2` (eSCN): the
+message is computed in each edge's frame from the sender's features, with orders up to ``mmax`` and one
+radial weight per input channel and order (``filter`` does not apply); the caller passes the edges' Wigner
+matrices (``rotations``, :func:`~genmol.nn.so2.edge_rotations`) instead of their spherical harmonics.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from genmol.errors import ConfigError
 from genmol.nn.linear import Linear
 from genmol.nn.message_passing import aggregate, scale_channels
 from genmol.nn.radial import RadialMLP
+from genmol.nn.so2 import SO2Convolution
+
+CONVOLUTIONS = ("cg", "so2")
 
 __all__ = ["Interaction"]
 
@@ -54,6 +62,8 @@ class Interaction(nnx.Module):
         self_connection: add a linear self-connection before the gate.
         act: scalar activation (even scalars); gates use sigmoid.
         avg_num_neighbors: messages are divided by its square root.
+        conv: ``"cg"`` (tensor product with the edge's spherical harmonics) or ``"so2"`` (module docstring).
+        mmax: highest order of the SO(2) convolution (default: every order, ``sh_lmax``).
     """
 
     def __init__(
@@ -69,9 +79,14 @@ class Interaction(nnx.Module):
         act: Callable,
         avg_num_neighbors: float,
         rngs: nnx.Rngs,
+        conv: str = "cg",
+        mmax: int | None = None,
     ):
         if filter not in ("channel", "path"):
             raise ConfigError(f"filter must be 'channel' or 'path', got {filter!r}")
+        if conv not in CONVOLUTIONS:
+            raise ConfigError(f"conv must be one of {CONVOLUTIONS}, got {conv!r}")
+        self.conv = conv
         self.irreps_in = e3nn.Irreps(irreps_in)
         self.irreps_out = e3nn.Irreps(irreps_out)
         self.filter = filter
@@ -79,13 +94,19 @@ class Interaction(nnx.Module):
         self.norm = float(avg_num_neighbors) ** 0.5
         sh_irreps = e3nn.Irreps.spherical_harmonics(sh_lmax)
         self.pre = Linear(self.irreps_in, self.irreps_in, rngs=rngs)
-        # Message irreps: every path of h ⊗ Y that lands in an output irrep.
-        msg = e3nn.tensor_product(self.irreps_in, sh_irreps, filter_ir_out=self.irreps_out)
-        if filter == "path":  # NequIP also passes h_j itself (the l=0 SH path, kept separate)
-            msg = (self.irreps_in.filter(keep=self.irreps_out) + msg).regroup()
-            self.num_weights = msg.num_irreps
+        self.so2 = (SO2Convolution(self.irreps_in, self.irreps_out.simplify(),
+                                   sh_lmax if mmax is None else int(mmax), rngs=rngs) if conv == "so2" else None)
+        if self.so2 is not None:
+            msg = self.so2.irreps_out
+            self.num_weights = self.so2.num_radial
         else:
-            self.num_weights = self.irreps_in.num_irreps
+            # Message irreps: every path of h ⊗ Y that lands in an output irrep.
+            msg = e3nn.tensor_product(self.irreps_in, sh_irreps, filter_ir_out=self.irreps_out)
+            if filter == "path":  # NequIP also passes h_j itself (the l=0 SH path, kept separate)
+                msg = (self.irreps_in.filter(keep=self.irreps_out) + msg).regroup()
+                self.num_weights = msg.num_irreps
+            else:
+                self.num_weights = self.irreps_in.num_irreps
         self.msg_irreps = msg
         self.sh_irreps = sh_irreps
         self.radial = RadialMLP(num_basis, list(radial_hidden), self.num_weights, jax.nn.silu, rngs=rngs)
@@ -102,12 +123,18 @@ class Interaction(nnx.Module):
         senders: jax.Array,
         receivers: jax.Array,
         edge_mask: jax.Array,
+        rotations: list[jax.Array] | None = None,
     ) -> e3nn.IrrepsArray:
-        """Args: x ``[N, irreps_in]``; sh ``[E, sh]``; radial ``[E, num_basis]`` (already
-        multiplied by the cutoff envelope); senders/receivers/edge_mask ``[E]``."""
+        """Args: x ``[N, irreps_in]``; sh ``[E, sh]`` (``cg``); radial ``[E, num_basis]`` (already
+        multiplied by the cutoff envelope); senders/receivers/edge_mask ``[E]``; rotations: the edges'
+        Wigner matrices ``[E, 2l+1, 2l+1]`` for ``l = 0 … sh_lmax`` (``so2``)."""
         h = self.pre(x)[senders]
         w = self.radial(radial)  # [E, num_weights]
-        if self.filter == "channel":
+        if self.so2 is not None:
+            if rotations is None:
+                raise ValueError("an so2 interaction needs the edges' rotations")
+            m = self.so2(h, rotations, w)
+        elif self.filter == "channel":
             h = scale_channels(h, w)
             m = e3nn.tensor_product(h, sh, filter_ir_out=self.irreps_out)
         else:

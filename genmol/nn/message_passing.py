@@ -8,7 +8,14 @@ import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 
-__all__ = ["edge_geometry", "scale_channels", "aggregate", "natural_irreps"]
+__all__ = ["edge_vectors", "edge_geometry", "scale_channels", "aggregate", "natural_irreps"]
+
+
+def edge_vectors(positions: jax.Array, senders: jax.Array, receivers: jax.Array, edge_mask: jax.Array) -> jax.Array:
+    """``x[sender] − x[receiver]`` ``[E, 3]`` (Å), with a dummy unit vector ``ẑ`` on masked (padding) edges so that
+    neither values nor gradients of anything computed from them become NaN."""
+    vec = positions[senders] - positions[receivers]
+    return jnp.where(edge_mask[:, None], vec, jnp.array([0.0, 0.0, 1.0], vec.dtype))
 
 
 def edge_geometry(
@@ -27,9 +34,7 @@ def edge_geometry(
         ``lengths [E]`` (Å, 0 for masked edges) and ``sh [E, (lmax+1)^2]`` with irreps
         ``0e + 1o + 2e + ...`` (component normalisation).
     """
-    vec = positions[senders] - positions[receivers]
-    mask = edge_mask[:, None]
-    safe = jnp.where(mask, vec, jnp.array([0.0, 0.0, 1.0], vec.dtype))
+    safe = edge_vectors(positions, senders, receivers, edge_mask)
     length = jnp.sqrt(jnp.sum(safe**2, axis=-1))
     length = jnp.where(length > 1e-9, length, 1.0)
     unit = safe / length[:, None]

@@ -11,12 +11,15 @@ from genmol.data.graph import Budget, pad_graphs
 from genmol.nn import create_encoder, encoder_config
 from tests.helpers import random_molecule_graph, random_orthogonal
 
-CASES = [("e3schnet", 2), ("nequip", 2), ("e3schnet", 5), ("nequip", 5), ("nequip+rms", 3)]
+CASES = [("e3schnet", 2), ("nequip", 2), ("e3schnet", 5), ("nequip", 5), ("nequip+rms", 3), ("nequip+so2", 3),
+         ("e3schnet+so2", 2), ("nequip+so2m1", 4)]
+SUFFIXES = {"+rms": dict(norm="rms"), "+so2": dict(conv="so2"), "+so2m1": dict(conv="so2", mmax=1)}
 
 
 def _encoder(name, lmax, **kw):
-    if name.endswith("+rms"):
-        name, kw = name.removesuffix("+rms"), dict(kw, norm="rms")
+    for suffix, extra in SUFFIXES.items():
+        if name.endswith(suffix):
+            name, kw = name.removesuffix(suffix), dict(kw, **extra)
     cfg = encoder_config(name, channels=8, lmax=lmax, num_interactions=2, **kw)
     return create_encoder(cfg, rngs=nnx.Rngs(1))
 
@@ -50,7 +53,7 @@ def test_o3_equivariance(name, lmax, reflect):
         assert float(jnp.abs(odd).max()) > 1e-4
 
 
-@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:])
+@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:6])
 def test_translation_invariance(name, lmax):
     enc = _encoder(name, lmax)
     g = random_molecule_graph(1)
@@ -59,7 +62,7 @@ def test_translation_invariance(name, lmax):
     np.testing.assert_allclose(out_t.array, out.array, atol=2e-5)
 
 
-@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:])
+@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:6])
 def test_permutation_equivariance(name, lmax):
     enc = _encoder(name, lmax)
     g = random_molecule_graph(2)
@@ -73,7 +76,7 @@ def test_permutation_equivariance(name, lmax):
     np.testing.assert_allclose(out_p.array, out.array[perm], atol=1e-5)
 
 
-@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:])
+@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:6])
 def test_padding_changes_nothing(name, lmax):
     enc = _encoder(name, lmax)
     graphs = [random_molecule_graph(s, n=n) for s, n in [(3, 9), (4, 14)]]
