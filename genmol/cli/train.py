@@ -78,6 +78,8 @@ def export(
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Export the EMA weights when the run kept them."),
     sampling: List[str] = typer.Option([], "--sampling", help="Recommended sampling setting stored with the model, "
                                                               "e.g. position_temperature=0.5 (repeatable)."),
+    decoder: Optional[Path] = typer.Option(None, "--decoder", help="Latent diffusion runs: an autoencoder whose "
+                                           "decoder (fine-tuned with the encoder frozen) replaces the stored one."),
 ):
     """Turn the latest checkpoint of a training run into a self-contained model directory."""
     from genmol.config import parse_value
@@ -89,7 +91,7 @@ def export(
         if not sep or not key:
             raise GenmolError(f"--sampling {item!r} is not KEY=VALUE")
         settings[key.strip()] = parse_value(value)
-    meta = export_run(workdir, out, use_ema=ema, sampling=settings)
+    meta = export_run(workdir, out, use_ema=ema, sampling=settings, decoder=decoder)
     step, before = meta["step"], meta["steps_total"] - meta["step"]
     console.print(f"exported step {step} of {workdir} to {out}"
                   + (f" ({step + before} steps in all, {before} before this run)" if before else ""), highlight=False)

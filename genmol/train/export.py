@@ -59,7 +59,7 @@ def load_run_model(config: ml_collections.ConfigDict, workdir: str | os.PathLike
 
 
 def export_run(workdir: str | os.PathLike, out: str | os.PathLike, *, use_ema: bool = True,
-               sampling: dict | None = None) -> dict:
+               sampling: dict | None = None, decoder: str | os.PathLike | None = None) -> dict:
     """Writes the latest checkpoint of the run in ``workdir`` as a model directory ``out``.
 
     Args:
@@ -68,12 +68,15 @@ def export_run(workdir: str | os.PathLike, out: str | os.PathLike, *, use_ema: b
         use_ema: export the EMA weights when the run kept them.
         sampling: sampling settings to record (``metadata.json`` ``"sampling"``), checked by the
             family's settings type.
+        decoder: for a latent diffusion run, an autoencoder directory whose decoder replaces the stored one
+            (:func:`~genmol.models.ophiuchus.latent_diffusion.replace_decoder`; recorded as ``"decoder"``).
 
     Returns:
         the metadata written.
 
     Raises:
-        GenmolError: no run or checkpoint in ``workdir``, or an unknown or invalid sampling setting.
+        GenmolError: no run or checkpoint in ``workdir``, an unknown or invalid sampling setting, or a
+            decoder that cannot replace the run's.
     """
     workdir = Path(workdir)
     cfg = read_config_json(workdir / "config.json")
@@ -83,10 +86,17 @@ def export_run(workdir: str | os.PathLike, out: str | os.PathLike, *, use_ema: b
         if fam.settings is None:
             raise GenmolError(f"sampling settings given, but a {fam.name!r} model has no sampling settings")
         settings = fam.settings_class().from_record(settings).to_record()
+    if decoder is not None and fam.name != "protein_diffusion":
+        raise GenmolError(f"--decoder applies to latent diffusion runs, not to a {fam.name!r} run")
     model, step = _restore(cfg, workdir, use_ema)
     before = steps_before_run(workdir, cfg)
     meta = {"source_workdir": str(workdir), "step": step, "steps_total": step + before, "ema": use_ema,
             "sampling": settings}
+    if decoder is not None:
+        from genmol.models.ophiuchus.latent_diffusion import replace_decoder
+
+        replace_decoder(model, cfg.model, decoder)
+        meta["decoder"] = str(decoder)
     elements = cfg.get("data", {}).get("elements")
     if elements is not None:
         meta["elements"] = [int(z) for z in elements]

@@ -61,6 +61,11 @@ def _square(irreps: e3nn.Irreps, divisor: int) -> e3nn.Irreps:
     return e3nn.Irreps([(max(1, mul // divisor), ir) for mul, ir in irreps])
 
 
+ENCODER_PARTS = ("token", "embed", "enc_mix", "down", "to_latent")
+"""Top-level parameter parts of the encoder (the rest is the decoder). Freezing them (``optim.frozen``) fine-tunes
+the decoder only, which keeps the latents, and any latent diffusion model trained on them, valid."""
+
+
 class Autoencoder(nnx.Module):
     """``config`` fields: ``irreps`` (per level, ``len(strides) + 1`` strings), ``strides``, ``kernels``
     (per coarsening), ``mix_kernel`` (odd), ``depth`` (mixing blocks per level), ``square_divisor``,

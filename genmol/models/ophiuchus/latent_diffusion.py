@@ -39,7 +39,7 @@ from genmol.nn.message_passing import edge_geometry
 from genmol.nn.radial import envelope, radial_basis
 from genmol.nn.sequence import MixingBlock
 
-__all__ = ["LatentDiffusion", "LatentDenoiser", "complete_graph", "normalise", "denormalise"]
+__all__ = ["LatentDiffusion", "LatentDenoiser", "complete_graph", "normalise", "denormalise", "replace_decoder"]
 
 
 def complete_graph(batch: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,3 +170,31 @@ class LatentDiffusion(nnx.Module):
         self.config = config
         self.denoiser = LatentDenoiser(config, rngs=rngs)
         self.autoencoder = Autoencoder(config.autoencoder, rngs=rngs)
+
+
+def replace_decoder(model: LatentDiffusion, config: ml_collections.ConfigDict, autoencoder_dir) -> None:
+    """Gives ``model`` (whose model config is ``config``) the decoder of the autoencoder at ``autoencoder_dir``,
+    in place: one fine-tuned with its encoder frozen (``optim.frozen``,
+    :data:`~genmol.models.ophiuchus.autoencoder.ENCODER_PARTS`), so the latents the denoiser learned mean the same.
+
+    Raises:
+        GenmolError: not an autoencoder, another architecture, or an encoder whose weights differ from the
+            stored one's (its latents would not be the ones the denoiser learned).
+    """
+    from genmol.errors import GenmolError
+    from genmol.models.ophiuchus.autoencoder import ENCODER_PARTS
+    from genmol.models.store import flatten_params, load_model, param_part
+
+    ae, ae_config, _ = load_model(autoencoder_dir, expect="ophiuchus")
+    stored = config.autoencoder.to_dict()
+    if ae_config.model.to_dict() != stored:
+        raise GenmolError(f"{autoencoder_dir}: its autoencoder is another architecture than the one this diffusion "
+                          "model was trained with")
+    new = flatten_params(nnx.to_pure_dict(nnx.state(ae, nnx.Param)))
+    old = flatten_params(nnx.to_pure_dict(nnx.state(model.autoencoder, nnx.Param)))
+    changed = sorted(k for k in old if param_part(k) in ENCODER_PARTS and not np.array_equal(old[k], new[k]))
+    if changed:
+        raise GenmolError(f"{autoencoder_dir}: its encoder differs from the one whose latents this diffusion model "
+                          f"learned ({changed[0]} and {len(changed) - 1} more); only a decoder fine-tuned with "
+                          f"optim.frozen={','.join(ENCODER_PARTS)} can replace the stored one")
+    nnx.update(model.autoencoder, nnx.state(ae, nnx.Param))

@@ -181,3 +181,35 @@ def test_a_trained_model_continues_from_its_export(tiny_autoencoder, tmp_path):
     assert Checkpointer.latest_in(tmp_path / "b") == 2
     first, _, _ = load_model(tmp_path / "m", expect="protein_diffusion")
     assert first.config.feature_scale and first.config.residues_per_node == 4
+
+
+def test_export_swaps_in_a_decoder_fine_tuned_with_the_encoder_frozen(tiny_autoencoder, tmp_path):
+    """``genmol export RUN --decoder AE``: a decoder-only change is taken over; an autoencoder whose encoder differs
+    is refused (exit 2, nothing written)."""
+    from genmol.cli import main
+    from genmol.models.ophiuchus.autoencoder import ENCODER_PARTS
+    from genmol.models.store import flatten_params
+
+    ae, ae_cfg, _ = load_model(tiny_autoencoder, expect="ophiuchus")
+    pure = nnx.to_pure_dict(nnx.state(ae, nnx.Param))  # top-level keys: the model's parts
+
+    def variant(name: str, parts) -> Path:
+        changed = {k: (jax.tree.map(lambda v: v + 0.5, sub) if k in parts else sub) for k, sub in pure.items()}
+        path = tmp_path / name
+        save_model(ae_cfg, changed, path, {"note": name})
+        return path
+
+    new_decoder = variant("decoder", {"head", "from_latent"})
+    new_encoder = variant("encoder", set(ENCODER_PARTS))
+    run = tmp_path / "run"
+    assert main(["train", "protein_diffusion", "--config", str(ROOT / "configs/ophiuchus/latent_diffusion_test.py"),
+                 "--set", f"data.autoencoder={tiny_autoencoder}", "--set", "train.steps=1", "--no-progress",
+                 "--workdir", str(run)]) == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "m"), "--decoder", str(new_decoder)]) == 0
+    model, _, meta = load_model(tmp_path / "m", expect="protein_diffusion")
+    assert meta["decoder"] == str(new_decoder)
+    got = flatten_params(nnx.to_pure_dict(nnx.state(model.autoencoder, nnx.Param)))
+    want = flatten_params(nnx.to_pure_dict(nnx.state(load_model(new_decoder)[0], nnx.Param)))
+    assert all(np.array_equal(got[k], want[k]) for k in want)
+    assert main(["export", str(run), "--out", str(tmp_path / "bad"), "--decoder", str(new_encoder)]) == 2
+    assert not (tmp_path / "bad").exists()
