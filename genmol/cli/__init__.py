@@ -6,8 +6,8 @@ module             commands
 ``train``          ``genmol train MODEL``, ``genmol export RUN``, ``genmol plot RUN...``
 ``molecules``      ``genmol sample molecules``, ``genmol evaluate molecules``, ``genmol view`` (molecules)
 ``proteins``       ``genmol reconstruct protein``, ``genmol encode protein``, ``genmol decode``,
-                   ``genmol evaluate proteins``, ``genmol view`` (structure files: dispatches to ``molecules``
-                   for molecule files)
+                   ``genmol refine protein``, ``genmol evaluate proteins``, ``genmol view`` (structure files;
+                   dispatches to ``molecules`` for molecule files)
 ``simulate``       ``genmol simulate`` (jump simulators of molecular dynamics)
 ``dynamics``       ``genmol evaluate dynamics`` (trajectories, optionally against a reference MD)
 ``data``           ``genmol data qm9``, ``genmol data proteins``, ``genmol data md``
@@ -52,10 +52,13 @@ reconstruct_app = typer.Typer(help="Encode and decode structures with an autoenc
                               no_args_is_help=True, rich_markup_mode=None)
 encode_app = typer.Typer(help="Encode structures into an autoencoder's latent space.", no_args_is_help=True,
                          rich_markup_mode=None)
+refine_app = typer.Typer(help="Fix the covalent geometry and clashes of structures (restrained minimisation).",
+                         no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(sample_app, name="sample")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(reconstruct_app, name="reconstruct")
 app.add_typer(encode_app, name="encode")
+app.add_typer(refine_app, name="refine")
 app.add_typer(data.app, name="data")
 app.command("train")(train.train)
 app.command("export")(train.export)
@@ -67,6 +70,7 @@ evaluate_app.command("proteins")(proteins.evaluate)
 evaluate_app.command("dynamics")(dynamics.evaluate)
 reconstruct_app.command("protein")(proteins.reconstruct)
 encode_app.command("protein")(proteins.encode)
+refine_app.command("protein")(proteins.refine)
 app.command("decode")(proteins.decode)
 app.command("view")(proteins.view)
 app.command("simulate")(simulate.simulate)

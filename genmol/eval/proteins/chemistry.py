@@ -32,7 +32,8 @@ from genmol.eval.proteins._inputs import Structure, as_structure, ca_indices
 
 __all__ = ["chain_links", "bond_atoms", "BondAtoms", "bond_length_deviations", "bond_length_rmsd",
            "bond_angle_deviations", "bond_angle_rmsd", "peptide_bond_fraction", "ca_ca_distances", "ca_ca_fraction",
-           "ca_ca_valid", "find_clashes", "Clashes", "clashes_per_100_residues", "radius_of_gyration", "CLASH_OVERLAP",
+           "ca_ca_valid", "contact_pairs", "ContactPairs", "find_clashes", "Clashes", "clashes_per_100_residues",
+           "radius_of_gyration", "CLASH_OVERLAP",
            "PEPTIDE_BOND_TOLERANCE", "CA_CA_IDEAL", "CA_CA_TOLERANCE"]
 
 PEPTIDE_BOND_TOLERANCE = 0.1
@@ -227,23 +228,30 @@ class Clashes(NamedTuple):
         return int(self.distances.shape[0])
 
 
-def find_clashes(structure, aatype=None, atom_mask=None, *, links=None, overlap: float = CLASH_OVERLAP) -> Clashes:
-    """Heavy-atom clashes: atom pairs in different residues closer than ``r_a + r_b - overlap`` (Bondi radii
-    C 1.70, N 1.55, O 1.52, S 1.80 Å; ``overlap`` 0.4 Å, MolProbity's threshold without hydrogens).
+class ContactPairs(NamedTuple):
+    """Heavy-atom pairs that may clash: ``atoms [P, 2]`` (flat indices into the present atoms, first in the earlier
+    residue), ``residues [P, 2]``, ``slots [P, 2]``, ``limits [P]`` (``r_a + r_b - overlap``, Å)."""
 
-    Not clashes: pairs of linked consecutive residues at most three bonds apart through the peptide bond
-    (:data:`~genmol.data.proteins.chemistry.LINK_EXCLUDED`, e.g. O(i)–CA(i+1), C(i)–CD(i+1) of a proline), and
-    CYS SG–SG pairs closer than 2.5 Å (disulfides). Pairs come from a k-d tree (``scipy.spatial.cKDTree``), so
-    large proteins cost O(atoms), not O(R² · 196).
-    """
+    atoms: np.ndarray
+    residues: np.ndarray
+    slots: np.ndarray
+    limits: np.ndarray
+
+
+def contact_pairs(structure, aatype=None, atom_mask=None, *, links=None, overlap: float = CLASH_OVERLAP,
+                  margin: float = 0.0) -> ContactPairs:
+    """Atom pairs of different residues closer than their clash limit plus ``margin`` Å, without the pairs that
+    cannot clash: linked consecutive residues at most three bonds apart through the peptide bond
+    (:data:`~genmol.data.proteins.chemistry.LINK_EXCLUDED`) and CYS SG–SG pairs closer than 2.5 Å (disulfides).
+    Flat atom indices follow ``np.nonzero(atom_mask)``. From a k-d tree: O(atoms)."""
     s = _structure(structure, aatype, atom_mask)
     res, slot = np.nonzero(s.atom_mask)
     xyz = s.positions[res, slot]
     radius = ch.VDW_RADII[s.aatype[res], slot].astype(np.float64)
-    empty = Clashes(np.zeros((0, 2), int), np.zeros((0, 2), int), np.zeros(0), np.zeros(0))
+    empty = ContactPairs(np.zeros((0, 2), int), np.zeros((0, 2), int), np.zeros((0, 2), int), np.zeros(0))
     if xyz.shape[0] < 2:
         return empty
-    cutoff = 2 * float(ch.VDW_RADII.max()) - overlap
+    cutoff = 2 * float(ch.VDW_RADII.max()) - overlap + margin
     pairs = cKDTree(xyz).query_pairs(cutoff, output_type="ndarray")
     if not pairs.size:
         return empty
@@ -251,7 +259,7 @@ def find_clashes(structure, aatype=None, atom_mask=None, *, links=None, overlap:
     ri, rj = res[i], res[j]
     d = np.linalg.norm(xyz[i] - xyz[j], axis=-1)
     limit = radius[i] + radius[j] - overlap
-    keep = (ri != rj) & (d < limit)
+    keep = (ri != rj) & (d < limit + margin)
     # order each pair so that the first atom is in the earlier residue
     swap = ri > rj
     i, j = np.where(swap, j, i), np.where(swap, i, j)
@@ -267,8 +275,24 @@ def find_clashes(structure, aatype=None, atom_mask=None, *, links=None, overlap:
                  & (d < ch.DISULFIDE_MAX_DISTANCE))
     keep &= ~excluded & ~disulfide
     order = np.lexsort((slot[j][keep], rj[keep], slot[i][keep], ri[keep]))
-    return Clashes(np.stack([ri, rj], -1)[keep][order], np.stack([slot[i], slot[j]], -1)[keep][order],
-                   d[keep][order], limit[keep][order])
+    return ContactPairs(np.stack([i, j], -1)[keep][order], np.stack([ri, rj], -1)[keep][order],
+                        np.stack([slot[i], slot[j]], -1)[keep][order], limit[keep][order])
+
+
+def find_clashes(structure, aatype=None, atom_mask=None, *, links=None, overlap: float = CLASH_OVERLAP) -> Clashes:
+    """Heavy-atom clashes: atom pairs in different residues closer than ``r_a + r_b - overlap`` (Bondi radii
+    C 1.70, N 1.55, O 1.52, S 1.80 Å; ``overlap`` 0.4 Å, MolProbity's threshold without hydrogens).
+
+    Not clashes: pairs of linked consecutive residues at most three bonds apart through the peptide bond
+    (:data:`~genmol.data.proteins.chemistry.LINK_EXCLUDED`, e.g. O(i)–CA(i+1), C(i)–CD(i+1) of a proline), and
+    CYS SG–SG pairs closer than 2.5 Å (disulfides); the pairs of :func:`contact_pairs` at margin 0.
+    """
+    s = _structure(structure, aatype, atom_mask)
+    c = contact_pairs(s.positions, s.aatype, s.atom_mask, links=_links(s, links), overlap=overlap)
+    res, slot = np.nonzero(s.atom_mask)
+    xyz = s.positions[res, slot]
+    d = np.linalg.norm(xyz[c.atoms[:, 0]] - xyz[c.atoms[:, 1]], axis=-1)
+    return Clashes(c.residues, c.slots, d, c.limits)
 
 
 def clashes_per_100_residues(structure, aatype=None, atom_mask=None, *, links=None,
