@@ -117,7 +117,7 @@ class Encoder(nnx.Module):
         if norm not in ("none", "rms"):
             raise ConfigError(f"unknown norm {norm!r}; choose 'none' or 'rms'")
         self.conv = str(config.get("conv", "cg"))
-        if self.conv not in CONVOLUTIONS:
+        if self.conv not in CONVOLUTIONS:  # also with no interaction layers
             raise ConfigError(f"unknown conv {self.conv!r}; choose one of {CONVOLUTIONS}")
         layers, norms = [], []
         for _ in range(int(config.num_interactions)):
@@ -139,7 +139,8 @@ class Encoder(nnx.Module):
         self.irreps_out = e3nn.Irreps(out) if out is not None else irreps
 
     def __call__(self, positions, node_attrs, senders, receivers, node_mask, edge_mask) -> e3nn.IrrepsArray:
-        lengths, sh = edge_geometry(positions, senders, receivers, edge_mask, self.lmax)
+        # so2 layers take the edges' rotations, not their spherical harmonics: only the l = 0 one is computed then
+        lengths, sh = edge_geometry(positions, senders, receivers, edge_mask, self.lmax if self.conv == "cg" else 0)
         radial = radial_basis(self.radial_basis, lengths, self.num_basis, self.cutoff)
         radial = radial * (envelope(self.envelope, lengths, self.cutoff) * edge_mask)[:, None]
         rotations = None

@@ -86,7 +86,6 @@ class Interaction(nnx.Module):
             raise ConfigError(f"filter must be 'channel' or 'path', got {filter!r}")
         if conv not in CONVOLUTIONS:
             raise ConfigError(f"conv must be one of {CONVOLUTIONS}, got {conv!r}")
-        self.conv = conv
         self.irreps_in = e3nn.Irreps(irreps_in)
         self.irreps_out = e3nn.Irreps(irreps_out)
         self.filter = filter

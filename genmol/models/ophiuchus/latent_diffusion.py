@@ -150,7 +150,6 @@ class LatentDenoiser(nnx.Module):
         zf, zp = z.slice_by_mul[:self.latent_irreps.num_irreps], z.slice_by_mul[self.latent_irreps.num_irreps:]
         return x1_feat, x1_pos, zf.array * mask[..., None], zp.array * mask[..., None]
 
-
     def scalings(self, t: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``(c_skip, c_out)`` ``[B]`` of the x̂₁ parameterisation at times ``t [B]`` (``(0, 1)`` without
         preconditioning: the loss weight ``1 / c_out²`` is then 1)."""

@@ -29,12 +29,11 @@ import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from flax import nnx
 
 from genmol.data.proteins import residues as rc
-import numpy as np
-
 from genmol.data.proteins.batch import ProteinBatch, crop_window, pad_proteins, random_crop_batch
 from genmol.data.proteins.dataset import ProteinSet
 from genmol.errors import ConfigError
