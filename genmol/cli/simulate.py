@@ -120,7 +120,8 @@ def simulate(
                 elapsed = time.perf_counter() - start
                 rate = done * delta / 1e3 * walkers / elapsed
                 bar.update(task, completed=done * delta / 1e3, rate=f"{rate:.3g} ns/s")
-    except KeyboardInterrupt:  # the writer has rolled back any chunk it was writing
+    except (KeyboardInterrupt, Interrupted):  # Ctrl-C between chunks, or inside the writer (which rolled back the
+        # chunk it was writing): one sentence either way, in jumps and frames
         kept = writer.frames_written
         raise Interrupted(f"interrupted after {max(kept - 1, 0)} of {jumps} jumps; {where} "
                           f"{'keeps' if len(files) == 1 else 'keep'} the {kept} frames of the complete chunks"
