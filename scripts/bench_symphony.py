@@ -17,10 +17,14 @@ With ``--shard-vmap-cost`` it only times the training step of each config with t
 on the single shard directly (what the trainer does on one device) and ``vmap``ped over a size-1
 shard axis (what it did before), interleaved in one run, and reports the ratio.
 
+With ``--packing-cost`` it only times the training step of each config with ``data.packing`` fixed
+and dynamic, interleaved in one run, and reports fragments per step, padding and fragments/s.
+
 Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--num 1000 50]
                                         [--checkpoint DIR] [--save-samples FILE] [--out FILE.md]
        python scripts/bench_symphony.py --priors-cost 300 [--checkpoint DIR] [--out FILE.md]
        python scripts/bench_symphony.py --shard-vmap-cost [--configs a.py] [--steps 10] [--out FILE.md]
+       python scripts/bench_symphony.py --packing-cost [--configs a.py] [--steps 10] [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -66,8 +70,57 @@ def bench_training(config, steps: int) -> dict:
     jax.block_until_ready(m)
     step_s = (time.perf_counter() - t) / steps
     n_params = sum(x.size for x in jax.tree.leaves(params))
-    return dict(task=task, model=model, params=n_params, batch=int(config.train.batch_size), compile_s=compile_s,
-                step_s=step_s, data_s=data_s)
+    fill = packing_fill(batches)
+    return dict(task=task, model=model, params=n_params, batch=fill["fragments"], compile_s=compile_s,
+                step_s=step_s, data_s=data_s, edge_padding=fill["edge_padding"])
+
+
+def packing_fill(batches) -> dict:
+    """Mean real fragments per step, edge slots per step, and the fraction of node / edge / graph slots that
+    are padding, over ``batches``."""
+    def frac(name):
+        return float(np.mean([1.0 - np.asarray(getattr(b, name)).mean() for b in batches]))
+
+    return dict(fragments=float(np.mean([np.asarray(b.graph_mask).sum() for b in batches])),
+                edge_slots=int(np.asarray(batches[0].edge_mask).size), node_padding=frac("node_mask"),
+                edge_padding=frac("edge_mask"), graph_padding=frac("graph_mask"))
+
+
+def bench_packing(config, steps: int, path: str) -> list[str]:
+    """Table rows: the training step with ``data.packing`` fixed and dynamic, interleaved (median ms), with the
+    fragments per step and the padding fractions of each."""
+    import statistics
+
+    runs = {}
+    for packing in ("fixed", "dynamic"):
+        c = config.copy_and_resolve_references()
+        c.data.packing = packing
+        task = SymphonyTask(c)
+        model = task.create_model(nnx.Rngs(0))
+        graphdef, template, rest = nnx.split(model, nnx.Param, ...)
+        params = nnx.to_pure_dict(template)
+        tx = create_optimizer(c.optim, 1000)
+        state = dict(params=params, opt_state=tx.init(params), step=np.int32(0))
+        fn = jax.jit(make_steps(task, graphdef, template, rest, tx, 0.0)[0])
+        batches = [stack_batches([task.train_batch(s, range(int(c.train.batch_size)))]) for s in range(steps)]
+        jax.block_until_ready(fn(state, batches[0], jax.random.key(0)))  # compile
+        runs[packing] = (fn, state, batches, [])
+    for s in range(steps):
+        for fn, state, batches, times in runs.values():
+            t = time.perf_counter()
+            jax.block_until_ready(fn(state, batches[s], jax.random.key(s)))
+            times.append(time.perf_counter() - t)
+    rows, rate = [], {}
+    for packing, (_, _, batches, times) in runs.items():
+        f = packing_fill(batches)
+        ms = 1e3 * statistics.median(times)
+        rate[packing] = f["fragments"] / ms * 1e3
+        rows.append(f"| {path} | {packing} | {f['fragments']:.1f} | {f['edge_slots']} | {100 * f['edge_padding']:.0f} "
+                    f"| {100 * f['node_padding']:.0f} | {100 * f['graph_padding']:.0f} | {ms:.0f} | "
+                    f"{rate[packing]:.1f} |")
+        print(rows[-1], flush=True)
+    rows.append(f"| {path} | dynamic / fixed fragments/s | | | | | | | **{rate['dynamic'] / rate['fixed']:.2f}** |")
+    return rows
 
 
 def bench_shard_vmap(config, steps: int, path: str) -> str:
@@ -143,7 +196,8 @@ def bench_configs(args) -> list[str]:
 
             write_molecules(args.save_samples, mols)
         mean_atoms = float(np.mean([m.num_atoms for m in mols]))
-        row = (f"| {path} | {r['params']:,} | {r['batch']} | {1e3 * r['step_s']:.0f} | {1 / r['step_s']:.2f} | "
+        row = (f"| {path} | {r['params']:,} | {r['batch']:.1f} | {100 * r['edge_padding']:.0f} | "
+               f"{1e3 * r['step_s']:.0f} | {1 / r['step_s']:.2f} | "
                f"{r['batch'] / r['step_s']:.0f} | {1e3 * r['data_s']:.0f} | {r['compile_s']:.0f} | {num} "
                f"({'trained' if i == 0 else 'random init'}) | "
                f"{stats['molecules_per_s']:.1f} | {mean_atoms:.1f} |")
@@ -165,6 +219,8 @@ def main():
                     help="only time N molecules without and with the recorded sampler priors")
     ap.add_argument("--shard-vmap-cost", action="store_true",
                     help="only time the training step with the single shard squeezed and with a size-1 vmap")
+    ap.add_argument("--packing-cost", action="store_true",
+                    help="only time the training step with fixed and with dynamic fragment packing")
     args = ap.parse_args()
     machine = (f"Machine: {platform.processor() or platform.machine()}, "
                f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n")
@@ -178,15 +234,24 @@ def main():
                  f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run, interleaved).\n",
                  machine, "| config | batch (fragments) | train step ms, squeezed | train step ms, size-1 vmap | "
                  "vmap / squeezed |", "|---|---|---|---|---|", *rows]
+    elif args.packing_cost:
+        rows = []
+        for path in args.configs:
+            rows += bench_packing(load_config(path, ["data.source='embedded'", "data.split='all'"]), args.steps, path)
+        lines = ["# Symphony: fixed against dynamic fragment packing\n",
+                 f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run, interleaved, "
+                 "medians).\n", machine,
+                 "| config | packing | fragments per step | edge slots | edge padding % | node padding % | "
+                 "graph padding % | train step ms | fragments/s |", "|---|---|---|---|---|---|---|---|---|", *rows]
     elif args.priors_cost:
         lines = ["# Symphony sampler priors: cost\n",
                  f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run).\n",
                  machine] + bench_priors(args.checkpoint, args.priors_cost, args.sample_batch)
     else:
         lines = ["# Symphony speed\n", machine,
-                 "| config | params | batch (fragments) | train step ms | steps/s | fragments/s | host batching ms "
-                 "| compile s | sampled molecules | molecules/s (incl. compile) | mean atoms |",
-                 "|---|---|---|---|---|---|---|---|---|---|---|"] + bench_configs(args)
+                 "| config | params | batch (fragments) | edge padding % | train step ms | steps/s | fragments/s "
+                 "| host batching ms | compile s | sampled molecules | molecules/s (incl. compile) | mean atoms |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|"] + bench_configs(args)
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -19,9 +19,11 @@ def get_config() -> ml_collections.ConfigDict:
     c.seed = 0
     # elements: the atomic number of each species index (recorded in an exported model's metadata)
     c.data = ml_collections.ConfigDict(dict(source="embedded", split="all", elements=(1, 6, 7, 8, 9),
-                                            orderings_per_molecule=8,
+                                            orderings_per_molecule=8, packing="fixed", packing_block=1000,
                                             nn_tolerance=0.125, position_noise=0.05,
                                             limit=ml_collections.FieldReference(None, field_type=int)))
+    # packing: "fixed" (train.batch_size fragments per step) or "dynamic" (a variable number packed into the
+    # budget of batch_size mean fragments; less padding; genmol.models.symphony.task)
     c.model = ml_collections.ConfigDict()
     c.model.num_species = 5
     c.model.focus_encoder = encoder_config("e3schnet", channels=32, lmax=2, num_interactions=2, cutoff=5.0,

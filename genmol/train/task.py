@@ -42,7 +42,9 @@ class Task(Protocol):
     def train_batch(self, step: int, slots: range) -> Batch:
         """Slots ``slots`` (a contiguous part of ``range(train.batch_size)``) of the global batch of
         ``step`` as numpy arrays, padded to a static budget for ``len(slots)`` examples. Must depend
-        only on ``(step, slot)`` for every slot."""
+        only on ``(step, slot)`` for every slot. A task that packs examples dynamically
+        (:mod:`genmol.data.packing`) returns a variable number of them, ``len(slots)`` on average, and
+        depends on ``(step, slots.start)``."""
 
     def eval_size(self) -> int:
         """Number of evaluation examples (0: the task has no evaluation set)."""

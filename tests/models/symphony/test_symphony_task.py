@@ -94,3 +94,32 @@ def jnp_sum(x):
     import jax.numpy as jnp
 
     return jnp.sum(x)
+
+
+def test_dynamic_packing_sees_the_datas_fragment_sizes_with_little_padding():
+    """``data.packing="dynamic"``: a variable number of fragments per step, the fragment-size distribution of
+    independent draws (two-sample KS test), most edge slots real, and batches a pure function of the step."""
+    from scipy.stats import ks_2samp
+
+    cfg = load_config(SYMPHONY_TEST)
+    cfg.data.packing = "dynamic"
+    cfg.data.packing_block = 50
+    task = SymphonyTask(cfg)
+    per = int(cfg.train.batch_size)
+    seen, counts, edge_fill = [], [], []
+    for step in range(120):
+        b = task.train_batch(step, range(per))
+        n = int(b.graph_mask.sum())
+        counts.append(n)
+        seen += list(np.asarray(b.n_node[:n]))
+        edge_fill.append(b.edge_mask.mean())
+    data = [task._fragment(np.random.default_rng([5, j])).num_nodes for j in range(len(seen))]
+    assert ks_2samp(seen, data).pvalue > 1e-3
+    assert abs(np.mean(counts) - per) < 0.2 * per and len(set(counts)) > 1
+    assert np.mean(edge_fill) > 0.8
+    fresh = SymphonyTask(cfg)  # a resumed run: the same batch at step 77 without the steps before it
+    np.testing.assert_array_equal(fresh.train_batch(77, range(per)).positions,
+                                  task.train_batch(77, range(per)).positions)
+    with pytest.raises(Exception, match="packing"):
+        cfg.data.packing = "greedy"
+        SymphonyTask(cfg)
