@@ -20,11 +20,15 @@ shard axis (what it did before), interleaved in one run, and reports the ratio.
 With ``--packing-cost`` it only times the training step of each config with ``data.packing`` fixed
 and dynamic, interleaved in one run, and reports fragments per step, padding and fragments/s.
 
+With ``--grid-cost`` it only times the S² grid and position KL (forward + backward) with the
+longitude sum by FFT and by a matmul over the orders, interleaved in one run.
+
 Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--num 1000 50]
                                         [--checkpoint DIR] [--save-samples FILE] [--out FILE.md]
        python scripts/bench_symphony.py --priors-cost 300 [--checkpoint DIR] [--out FILE.md]
        python scripts/bench_symphony.py --shard-vmap-cost [--configs a.py] [--steps 10] [--out FILE.md]
        python scripts/bench_symphony.py --packing-cost [--configs a.py] [--steps 10] [--out FILE.md]
+       python scripts/bench_symphony.py --grid-cost [--configs a.py] [--steps 10] [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -149,6 +153,47 @@ def bench_shard_vmap(config, steps: int, path: str) -> str:
             f"{ms['vmap'] / ms['squeezed']:.2f} |")
 
 
+def bench_grid(config, steps: int, path: str) -> str:
+    """A table row: the S² grid and position KL (forward + backward) of a batch's graph slots, with the longitude
+    sum done by FFT and by a matmul over the orders (``e3nn.to_s2grid(fft=...)``), interleaved, medians."""
+    import statistics
+
+    import e3nn_jax as e3nn
+    import jax.numpy as jnp
+
+    from genmol.models.symphony.loss import position_kl
+    from genmol.models.symphony.model import grid_log_weights
+
+    m, lc = config.model, config.loss
+    task = SymphonyTask(config)
+    g = task.budget(int(config.train.batch_size)).max_graphs
+    irreps = e3nn.s2_irreps(int(m.position_lmax), p_val=1, p_arg=-1)
+    c = jax.random.normal(jax.random.key(0), (g, int(m.num_channels), int(m.num_radii), irreps.dim))
+    t = jax.random.normal(jax.random.key(1), (g, 3))
+    t = 1.4 * t / jnp.linalg.norm(t, axis=-1, keepdims=True)
+    radii = jnp.linspace(float(m.radius_min), float(m.radius_max), int(m.num_radii))
+    log_w = grid_log_weights(int(m.res_beta), int(m.res_alpha))
+
+    def kl(c, fft):
+        sig = e3nn.to_s2grid(e3nn.IrrepsArray(irreps, c), int(m.res_beta), int(m.res_alpha),
+                             quadrature="gausslegendre", p_val=1, p_arg=-1, fft=fft)
+        return position_kl(jax.nn.logsumexp(sig.grid_values, axis=1), t, radii, log_w, radial_var=float(lc.radial_var),
+                           beta=float(lc.beta), lmax=int(lc.target_lmax)).sum()
+
+    fns = {fft: jax.jit(jax.grad(lambda c, fft=fft: kl(c, fft))) for fft in (True, False)}
+    times = {fft: [] for fft in fns}
+    for fn in fns.values():
+        jax.block_until_ready(fn(c))
+    for _ in range(steps):
+        for fft, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(c))
+            times[fft].append(time.perf_counter() - t0)
+    ms = {fft: 1e3 * statistics.median(v) for fft, v in times.items()}
+    return (f"| {path} | {g} | {m.res_beta} × {m.res_alpha} | {m.position_lmax} | {ms[True]:.0f} | {ms[False]:.0f} | "
+            f"{ms[True] / ms[False]:.2f} |")
+
+
 def load_trained(checkpoint):
     """``(model, config, recorded sampling settings)`` of ``checkpoint`` (default: the shipped model)."""
     from genmol.pretrained import pretrained_path
@@ -219,6 +264,8 @@ def main():
                     help="only time N molecules without and with the recorded sampler priors")
     ap.add_argument("--shard-vmap-cost", action="store_true",
                     help="only time the training step with the single shard squeezed and with a size-1 vmap")
+    ap.add_argument("--grid-cost", action="store_true",
+                    help="only time the S² grid and position KL with the FFT and with a matmul over the orders")
     ap.add_argument("--packing-cost", action="store_true",
                     help="only time the training step with fixed and with dynamic fragment packing")
     args = ap.parse_args()
@@ -234,6 +281,17 @@ def main():
                  f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run, interleaved).\n",
                  machine, "| config | batch (fragments) | train step ms, squeezed | train step ms, size-1 vmap | "
                  "vmap / squeezed |", "|---|---|---|---|---|", *rows]
+    elif args.grid_cost:
+        rows = []
+        for path in args.configs:
+            rows.append(bench_grid(load_config(path, ["data.source='embedded'", "data.split='all'"]), args.steps,
+                                   path))
+            print(rows[-1], flush=True)
+        lines = ["# Symphony: the S² grid and position KL with and without FFT\n",
+                 f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run, interleaved, "
+                 "medians; forward + backward).\n", machine,
+                 "| config | graph slots | grid | lmax | FFT ms | matmul ms | FFT / matmul |",
+                 "|---|---|---|---|---|---|---|", *rows]
     elif args.packing_cost:
         rows = []
         for path in args.configs:

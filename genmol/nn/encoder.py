@@ -62,8 +62,9 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
 
     Fields: ``name, channels, lmax, num_interactions, cutoff (Å), num_basis, radial_hidden,
     avg_num_neighbors, num_species | irreps_in, radial_basis, envelope, filter,
-    self_connection, activation, norm, output_irreps, conv, mmax`` (``output_irreps`` ``None``:
-    ``channels x (0e+1o+...+lmax)``; ``conv`` ``"cg"`` or ``"so2"``, ``mmax`` ``None``: ``lmax``).
+    self_connection, activation, norm, output_irreps, conv, mmax, matmul_dtype`` (``output_irreps`` ``None``:
+    ``channels x (0e+1o+...+lmax)``; ``conv`` ``"cg"`` or ``"so2"``, ``mmax`` ``None``: ``lmax``;
+    ``matmul_dtype`` ``"float32"`` or ``"bfloat16"``: the operands of the ``so2`` per-order maps).
     ``norm``: ``"none"`` or ``"rms"`` (:class:`~genmol.nn.norm.EquivariantRMSNorm` after every
     interaction).
     """
@@ -81,6 +82,7 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
     c.norm = "none"
     c.conv = "cg"
     c.mmax = ml_collections.FieldReference(None, field_type=int)
+    c.matmul_dtype = "float32"
     c.num_species = 5
     c.irreps_in = ml_collections.FieldReference(None, field_type=str)
     c.output_irreps = ml_collections.FieldReference(None, field_type=str)
@@ -126,7 +128,7 @@ class Encoder(nnx.Module):
                 radial_hidden=list(config.radial_hidden), filter=config.filter,
                 self_connection=bool(config.self_connection), act=ACTIVATIONS[config.activation],
                 avg_num_neighbors=float(config.avg_num_neighbors), rngs=rngs,
-                conv=self.conv, mmax=config.get("mmax"),
+                conv=self.conv, mmax=config.get("mmax"), matmul_dtype=str(config.get("matmul_dtype", "float32")),
             )
             layers.append(layer)
             irreps = layer.irreps_out

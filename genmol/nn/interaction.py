@@ -64,6 +64,7 @@ class Interaction(nnx.Module):
         avg_num_neighbors: messages are divided by its square root.
         conv: ``"cg"`` (tensor product with the edge's spherical harmonics) or ``"so2"`` (module docstring).
         mmax: highest order of the SO(2) convolution (default: every order, ``sh_lmax``).
+        matmul_dtype: operand type of the SO(2) convolution's per-order maps (``"float32"`` or ``"bfloat16"``).
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class Interaction(nnx.Module):
         rngs: nnx.Rngs,
         conv: str = "cg",
         mmax: int | None = None,
+        matmul_dtype: str = "float32",
     ):
         if filter not in ("channel", "path"):
             raise ConfigError(f"filter must be 'channel' or 'path', got {filter!r}")
@@ -94,7 +96,8 @@ class Interaction(nnx.Module):
         sh_irreps = e3nn.Irreps.spherical_harmonics(sh_lmax)
         self.pre = Linear(self.irreps_in, self.irreps_in, rngs=rngs)
         self.so2 = (SO2Convolution(self.irreps_in, self.irreps_out.simplify(),
-                                   sh_lmax if mmax is None else int(mmax), rngs=rngs) if conv == "so2" else None)
+                                   sh_lmax if mmax is None else int(mmax), rngs=rngs, matmul_dtype=matmul_dtype)
+                    if conv == "so2" else None)
         if self.so2 is not None:
             msg = self.so2.irreps_out
             self.num_weights = self.so2.num_radial

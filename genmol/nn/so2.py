@@ -38,7 +38,11 @@ from flax import nnx
 
 from genmol.errors import ConfigError
 
-__all__ = ["edge_rotations", "SO2Convolution"]
+__all__ = ["edge_rotations", "SO2Convolution", "MATMUL_DTYPES"]
+
+#: operand types of the per-order maps: bfloat16 runs them on the CPU's AMX/AVX512-BF16 units (5× the float32
+#: matmul rate measured here) at bfloat16 precision (~3 significant digits; equivariance to ~1e-2, not 1e-5)
+MATMUL_DTYPES = ("float32", "bfloat16")
 
 
 def edge_rotations(vectors: jax.Array, lmax: int) -> list[jax.Array]:
@@ -64,7 +68,11 @@ class SO2Convolution(nnx.Module):
         mmax: highest order ``m`` kept (``≤`` the lowest of the two highest degrees keeps every path).
     """
 
-    def __init__(self, irreps_in, irreps_out, mmax: int, *, rngs: nnx.Rngs):
+    def __init__(self, irreps_in, irreps_out, mmax: int, *, rngs: nnx.Rngs, matmul_dtype: str = "float32"):
+        if matmul_dtype not in MATMUL_DTYPES:
+            raise ConfigError(f"matmul_dtype must be one of {MATMUL_DTYPES}, got {matmul_dtype!r}")
+        #: operand type of the per-order maps (accumulation and everything else stay float32)
+        self.matmul_dtype = matmul_dtype
         self.irreps_in = e3nn.Irreps(irreps_in).simplify()
         self.irreps_out = e3nn.Irreps(irreps_out).simplify()
         if mmax < 0:
@@ -135,11 +143,14 @@ class SO2Convolution(nnx.Module):
             mask_a, mask_b = self._scaled_masks(m)
             a = self.weights_a[m][...] * mask_a
             if m == 0:
-                y = {0: gather(0) @ a}
+                y = {0: self._matmul(gather(0), a)}
             else:
                 b = self.weights_b[m][...] * mask_b
                 xp, xm = gather(1), gather(-1)
-                y = {1: xp @ a - xm @ b, -1: xm @ a + xp @ b}
+                # [x₊ x₋] @ [[A B] [−B A]] in one product: y₊ = A x₊ − B x₋, y₋ = A x₋ + B x₊
+                both = self._matmul(jnp.concatenate([xp, xm], -1),
+                                    jnp.concatenate([jnp.concatenate([a, b], 1), jnp.concatenate([-b, a], 1)], 0))
+                y = {1: both[:, :a.shape[1]], -1: both[:, a.shape[1]:]}
             for sign, ym in y.items():
                 start = 0
                 for blk in _blocks(outs):
@@ -148,6 +159,14 @@ class SO2Convolution(nnx.Module):
                     start += mul
         y = e3nn.from_chunks(self.irreps_out, out, (e,), h.dtype)
         return e3nn.from_chunks(self.irreps_out, _rotate(y, rotations, inverse=False), (e,), h.dtype)
+
+
+    def _matmul(self, x: jax.Array, w: jax.Array) -> jax.Array:
+        """``x @ w`` with operands in ``matmul_dtype``, accumulated and returned in ``x``'s type."""
+        if self.matmul_dtype == "float32":
+            return x @ w
+        t = jnp.dtype(self.matmul_dtype)
+        return jnp.dot(x.astype(t), w.astype(t), preferred_element_type=x.dtype)
 
 
 def _blocks(slots) -> list[int]:

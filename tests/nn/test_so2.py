@@ -9,6 +9,7 @@ import optax
 import pytest
 from flax import nnx
 
+from genmol.errors import ConfigError
 from genmol.nn.linear import Linear
 from genmol.nn.so2 import SO2Convolution, edge_rotations
 from tests.helpers import random_orthogonal
@@ -103,3 +104,26 @@ def test_full_orders_span_the_clebsch_gordan_convolution():
     truncated = _fit(target, SO2Convolution(irreps_in, irreps_out, mmax=0, rngs=nnx.Rngs(1)), h, rots)
     assert full < 1e-2, full
     assert truncated > 0.2, truncated
+
+
+def test_bfloat16_maps_stay_equivariant_to_bfloat16_precision_and_close_to_float32():
+    """``matmul_dtype="bfloat16"`` rounds the per-order maps' operands (~3 significant digits): the message is
+    equivariant and equal to the float32 one to that precision, not to 1e-5."""
+    lmax = 3
+    irreps = _irreps(4, 2, lmax)
+    f32 = SO2Convolution(irreps, irreps, mmax=lmax, rngs=nnx.Rngs(0))
+    bf16 = SO2Convolution(irreps, irreps, mmax=lmax, rngs=nnx.Rngs(0), matmul_dtype="bfloat16")
+    h = e3nn.normal(irreps, jax.random.key(1), (64,))
+    v = jax.random.normal(jax.random.key(2), (64, 3))
+    radial = jax.random.normal(jax.random.key(3), (64, f32.num_radial))
+    q = jnp.asarray(random_orthogonal(4, reflect=True), jnp.float32)
+    out = bf16(h, edge_rotations(v, lmax), radial)
+    scale = float(jnp.sqrt(jnp.mean(out.array ** 2)))
+    rotated = bf16(h.transform_by_matrix(q), edge_rotations(v @ q.T, lmax), radial)
+    assert out.dtype == jnp.float32
+    err = float(jnp.max(jnp.abs(rotated.array - out.transform_by_matrix(q).array))) / scale
+    assert 1e-6 < err < 3e-2  # bfloat16 rounding, visible and small
+    ref = f32(h, edge_rotations(v, lmax), radial)
+    assert float(jnp.max(jnp.abs(ref.array - out.array))) / scale < 3e-2
+    with pytest.raises(ConfigError, match="matmul_dtype"):
+        SO2Convolution(irreps, irreps, mmax=lmax, rngs=nnx.Rngs(0), matmul_dtype="float16")

@@ -52,7 +52,7 @@ def target_position_log_density(target: jax.Array, radii: jax.Array, log_w: jax.
     delta = e3nn.s2_dirac(safe, lmax, p_val=1, p_arg=-1)
     res_beta, res_alpha = log_w.shape
     ang = beta * e3nn.to_s2grid(delta, res_beta, res_alpha, quadrature="gausslegendre", p_val=1,
-                                p_arg=-1).grid_values  # [G, B, A]
+                                p_arg=-1, fft=False).grid_values  # [G, B, A] (fft=False: as the model's grid)
     log_a = ang - jax.nn.logsumexp(ang + log_w, axis=(-2, -1), keepdims=True)
     return log_wr[:, :, None, None] + log_a[:, None]
 
