@@ -54,12 +54,6 @@ def edge_rotations(vectors: jax.Array, lmax: int) -> list[jax.Array]:
     return [e3nn.Irrep(l, 1).D_from_angles(alpha, beta, gamma) for l in range(lmax + 1)]
 
 
-def _rotate(x: e3nn.IrrepsArray, rotations: list[jax.Array], inverse: bool) -> list[jax.Array]:
-    """Chunks ``[E, mul, 2l+1]`` of ``x`` rotated by ``D`` (or ``Dᵀ`` if ``inverse``)."""
-    spec = "eji,euj->eui" if inverse else "eij,euj->eui"
-    return [jnp.einsum(spec, rotations[ir.l], c) for (_, ir), c in zip(x.irreps, x.chunks)]
-
-
 class SO2Convolution(nnx.Module):
     """``(h [E, irreps_in], rotations, radial [E, num_radial]) -> [E, irreps_out]`` (see module docstring).
 
@@ -124,9 +118,10 @@ class SO2Convolution(nnx.Module):
         if h.irreps.simplify() != self.irreps_in:
             raise ValueError(f"SO2Convolution expects {self.irreps_in}, got {h.irreps}")
         h = h.regroup() if h.irreps != self.irreps_in else h
-        chunks = _rotate(h, rotations, inverse=True)  # edge frame: [E, mul, 2l+1]
+        # edge frame, order-major: [E, 2l+1, mul] per block, so that one component of every channel is contiguous
+        chunks = [jnp.einsum("eji,euj->eiu", rotations[ir.l], c) for (_, ir), c in zip(h.irreps, h.chunks)]
         e = h.shape[0]
-        out = [jnp.zeros((e, mul, ir.dim), h.dtype) for mul, ir in self.irreps_out]
+        pieces: dict[tuple[int, int], jax.Array] = {}  # (output block, component) -> [E, mul]
         r0 = 0
         for m in range(self.mmax + 1):
             ins, outs = self._slots_in[m], self._slots_out[m]
@@ -137,7 +132,7 @@ class SO2Convolution(nnx.Module):
             r0 += len(ins)
 
             def gather(sign: int) -> jax.Array:  # [E, C_in(m)]: component l + sign·m of every slot
-                parts = [chunks[b][:, :, self.irreps_in[b].ir.l + sign * m] for b in _blocks(ins)]
+                parts = [chunks[b][:, self.irreps_in[b].ir.l + sign * m] for b in _blocks(ins)]
                 return jnp.concatenate(parts, axis=-1) * w
 
             mask_a, mask_b = self._scaled_masks(m)
@@ -155,11 +150,14 @@ class SO2Convolution(nnx.Module):
                 start = 0
                 for blk in _blocks(outs):
                     mul, ir = self.irreps_out[blk]
-                    out[blk] = out[blk].at[:, :, ir.l + sign * m].set(ym[:, start:start + mul])
+                    pieces[blk, ir.l + sign * m] = ym[:, start:start + mul]
                     start += mul
-        y = e3nn.from_chunks(self.irreps_out, out, (e,), h.dtype)
-        return e3nn.from_chunks(self.irreps_out, _rotate(y, rotations, inverse=False), (e,), h.dtype)
-
+        out = []
+        for blk, (mul, ir) in enumerate(self.irreps_out):  # orders above mmax are zero; back to the global frame
+            zero = jnp.zeros((e, mul), h.dtype)
+            frame = jnp.stack([pieces.get((blk, i), zero) for i in range(ir.dim)], axis=1)  # [E, 2l+1, mul]
+            out.append(jnp.einsum("eij,eju->eui", rotations[ir.l], frame))
+        return e3nn.from_chunks(self.irreps_out, out, (e,), h.dtype)
 
     def _matmul(self, x: jax.Array, w: jax.Array) -> jax.Array:
         """``x @ w`` with operands in ``matmul_dtype``, accumulated and returned in ``x``'s type."""
