@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import e3nn_jax as e3nn
 import jax
+import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
@@ -140,7 +141,12 @@ class Encoder(nnx.Module):
         self.readout = Linear(irreps, out, rngs=rngs) if out is not None else None
         self.irreps_out = e3nn.Irreps(out) if out is not None else irreps
 
-    def __call__(self, positions, node_attrs, senders, receivers, node_mask, edge_mask) -> e3nn.IrrepsArray:
+    def __call__(self, positions, node_attrs, senders, receivers, node_mask, edge_mask, *,
+                 at: jax.Array | None = None, max_edges_at: int | None = None) -> e3nn.IrrepsArray:
+        """``[N, irreps_out]`` features (zero on padding nodes), or with ``at [G]`` (node indices) only those
+        nodes' rows, ``[G, irreps_out]``: the last interaction then runs over the edges into them alone, at most
+        ``max_edges_at`` of them (a static bound the caller guarantees, e.g. ``G ×`` the largest in-degree;
+        default all ``E``), which saves most of that layer when ``G`` is small against ``N``."""
         # so2 layers take the edges' rotations, not their spherical harmonics: only the l = 0 one is computed then
         lengths, sh = edge_geometry(positions, senders, receivers, edge_mask, self.lmax if self.conv == "cg" else 0)
         radial = radial_basis(self.radial_basis, lengths, self.num_basis, self.cutoff)
@@ -150,12 +156,28 @@ class Encoder(nnx.Module):
             rotations = edge_rotations(edge_vectors(positions, senders, receivers, edge_mask), self.lmax)
         x = self.embed(node_attrs)
         for i, layer in enumerate(self.layers):
-            x = layer(x, sh, radial, senders, receivers, edge_mask, rotations)
+            if at is not None and i == len(self.layers) - 1:
+                x = self._last_layer_at(layer, x, sh, radial, senders, receivers, edge_mask, rotations, at,
+                                        max_edges_at)
+            else:
+                x = layer(x, sh, radial, senders, receivers, edge_mask, rotations)
             if self.norms is not None:
                 x = self.norms[i](x)
+        if at is not None and not len(self.layers):
+            x = x[at]
         if self.readout is not None:
             x = self.readout(x)
-        return x * node_mask[:, None]
+        return x * (node_mask if at is None else node_mask[at])[:, None]
+
+    @staticmethod
+    def _last_layer_at(layer, x, sh, radial, senders, receivers, edge_mask, rotations, at, max_edges_at):
+        """``layer`` at nodes ``at`` only, over the (at most ``max_edges_at``) real edges into them."""
+        into = edge_mask & jnp.isin(receivers, at)
+        size = receivers.shape[0] if max_edges_at is None else min(int(max_edges_at), receivers.shape[0])
+        (idx,) = jnp.nonzero(into, size=size, fill_value=0)
+        keep = into[idx] & (jnp.arange(size) < jnp.sum(into))  # the fill slots are masked
+        return layer(x, None if sh is None else sh[idx], radial[idx], senders[idx], receivers[idx], keep,
+                     None if rotations is None else [r[idx] for r in rotations], nodes=at)
 
 
 def create_encoder(config: ml_collections.ConfigDict, *, rngs: nnx.Rngs) -> Encoder:

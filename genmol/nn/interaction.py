@@ -126,10 +126,13 @@ class Interaction(nnx.Module):
         receivers: jax.Array,
         edge_mask: jax.Array,
         rotations: list[jax.Array] | None = None,
+        nodes: jax.Array | None = None,
     ) -> e3nn.IrrepsArray:
         """Args: x ``[N, irreps_in]``; sh ``[E, sh]`` (``cg``); radial ``[E, num_basis]`` (already
         multiplied by the cutoff envelope); senders/receivers/edge_mask ``[E]``; rotations: the edges'
-        Wigner matrices ``[E, 2l+1, 2l+1]`` for ``l = 0 … sh_lmax`` (``so2``)."""
+        Wigner matrices ``[E, 2l+1, 2l+1]`` for ``l = 0 … sh_lmax`` (``so2``); nodes: if given, ``[G]``
+        node indices: only their rows are computed and returned, ``[G, irreps_out]`` (the edges may then be
+        only those into ``nodes``)."""
         h = self.pre(x)[senders]
         w = self.radial(radial)  # [E, num_weights]
         if self.so2 is not None:
@@ -144,6 +147,8 @@ class Interaction(nnx.Module):
                                   e3nn.tensor_product(h, sh, filter_ir_out=self.irreps_out)])
             m = scale_channels(m.regroup(), w)
         m = aggregate(m.regroup(), receivers, edge_mask, x.shape[0], self.norm)
+        if nodes is not None:
+            m, x = m[nodes], x[nodes]
         y = self.post(m)
         if self.self_connection is not None:
             y = y + self.self_connection(x)

@@ -140,3 +140,18 @@ def test_rms_norm_normalises_each_degree():
         np.testing.assert_allclose(np.mean(np.asarray(chunk) ** 2, axis=(-2, -1)), 1.0, rtol=1e-4)
     with pytest.raises(Exception, match="unknown norm"):
         _encoder("nequip", 2, norm="layer")
+
+
+@pytest.mark.parametrize("name,lmax", [("e3schnet", 2), ("nequip+rms", 3), ("nequip+so2", 3), ("e3schnet+so2", 2)])
+def test_features_at_chosen_nodes_equal_the_full_encoders_rows(name, lmax):
+    """``at=nodes``: the last layer runs only over the edges into ``nodes`` (bounded by ``max_edges_at``), and
+    the rows equal the full encoder's, repeated and padding nodes included."""
+    enc = _encoder(name, lmax)
+    g = pad_graphs([random_molecule_graph(2), random_molecule_graph(3)], Budget(60, 400, 3))
+    args = [jnp.asarray(x) for x in (g.positions, g.species, g.senders, g.receivers, g.node_mask, g.edge_mask)]
+    full = _apply(enc, *args)
+    nodes = jnp.asarray([0, 5, 5, int(g.n_node[0]) + 1, 59])  # a repeat and the padding node
+    degree = int(np.max(np.bincount(np.asarray(g.receivers)[np.asarray(g.edge_mask)])))
+    at = nnx.jit(lambda enc, *a: enc(*a, at=nodes, max_edges_at=len(nodes) * degree))(enc, *args)
+    np.testing.assert_allclose(np.asarray(at.array), np.asarray(full.array[nodes]), atol=1e-5, rtol=1e-5)
+    assert float(jnp.abs(at.array[:4]).max()) > 1e-3 and float(jnp.abs(at.array[4]).max()) == 0.0

@@ -70,22 +70,27 @@ class SymphonyModel(nnx.Module):
         logits = self.focus_out(jax.nn.silu(self.focus_hidden(s)))
         return jnp.where(batch.node_mask[:, None], logits, -jnp.inf)
 
-    def position_coefficients(self, batch: GraphBatch, focus: jax.Array, species: jax.Array) -> e3nn.IrrepsArray:
+    def position_coefficients(self, batch: GraphBatch, focus: jax.Array, species: jax.Array,
+                              max_edges_at: int | None = None) -> e3nn.IrrepsArray:
         """Spherical-harmonic coefficients ``[G, num_channels, num_radii, s2_irreps]`` of the position
-        log-density around node ``focus [G]`` for the new atom's species ``species [G]``."""
-        h = self.position_encoder(batch.positions, batch.species, batch.senders, batch.receivers, batch.node_mask,
-                                  batch.edge_mask)
-        hf = h[focus]  # [G, irreps]
+        log-density around node ``focus [G]`` for the new atom's species ``species [G]``.
+
+        The position encoder's last layer runs only over the edges into the focus nodes; ``max_edges_at``
+        is a static bound on their number that the caller guarantees (e.g. ``G ×`` the most atoms a
+        fragment has, minus one; default: every edge slot, which is always safe)."""
+        hf = self.position_encoder(batch.positions, batch.species, batch.senders, batch.receivers, batch.node_mask,
+                                   batch.edge_mask, at=focus, max_edges_at=max_edges_at)  # [G, irreps]
         hf = scale_channels(hf, self.species_embed(species))
         c = self.coeffs(hf)  # [G, (C*R) x s2]
         c = c.mul_to_axis(self.num_channels * self.num_radii)  # [G, C*R, s2]
         return c.reshape((c.shape[0], self.num_channels, self.num_radii, -1))
 
     def position_logits(self, batch: GraphBatch, focus: jax.Array, species: jax.Array,
-                        res_beta: int | None = None, res_alpha: int | None = None) -> jax.Array:
+                        res_beta: int | None = None, res_alpha: int | None = None,
+                        max_edges_at: int | None = None) -> jax.Array:
         """Unnormalised log-density ``[G, num_radii, res_beta, res_alpha]`` on the S² grid (see
         :meth:`position_coefficients`)."""
-        c = self.position_coefficients(batch, focus, species)
+        c = self.position_coefficients(batch, focus, species, max_edges_at)
         # fft=False: the longitude sum as a matmul over the 2·lmax + 1 orders, not an FFT over res_alpha points
         # (3× faster for the grid and KL at paper size on CPU, experiments/benchmarks/symphony_packing.md)
         sig = e3nn.to_s2grid(c, res_beta or self.res_beta, res_alpha or self.res_alpha, quadrature="gausslegendre",

@@ -112,8 +112,9 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
             stop = choice == flat.shape[0] - 1
             focus = jnp.where(stop, 0, choice // num_species)
             species = jnp.where(stop, 0, choice % num_species)
+            # the focus has at most cap − 1 edges (the padding node none): the encoder's last layer runs on those
             pl = mdl.position_logits(batch, jnp.stack([focus, n_slots - 1]), jnp.stack([species, 0]),
-                                     res_beta, res_alpha)[0] * position_beta  # [R, B, A]
+                                     res_beta, res_alpha, max_edges_at=max(cap - 1, 1))[0] * position_beta  # [R, B, A]
             lp = pl + log_w
             others = node_mask & (jnp.arange(n_slots) != focus)
             rel = pos - pos[focus]

@@ -203,7 +203,9 @@ class SymphonyTask:
         if self.position_weight:
             focus = jnp.cumsum(batch.n_node) - batch.n_node  # the focus is the first node of each fragment
             focus = jnp.clip(focus, 0, batch.positions.shape[0] - 1)
-            logits = model.position_logits(batch, focus, batch.graph_features["target_species"])
+            # a focus receives at most (largest fragment − 1) edges: the encoder's last layer needs no more slots
+            logits = model.position_logits(batch, focus, batch.graph_features["target_species"],
+                                           max_edges_at=g * max(self.max_atoms - 1, 1))
             lc = self.config.loss
             pos_kl = position_kl(logits, batch.graph_features["target_position"], model.radii, self.log_w,
                                  radial_var=float(lc.radial_var), beta=float(lc.beta), lmax=int(lc.target_lmax))
