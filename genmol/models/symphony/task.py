@@ -18,7 +18,7 @@ atoms). Two ways, chosen by ``data.packing``:
   unbiased: every fragment of each shard's stream is trained on, in order, but one per
   ``data.packing_block`` steps), packed into the expected total of ``train.batch_size``
   fragments plus one mean fragment (nodes and edges; at least the largest fragment a training
-  molecule can give) and up to 1.5 × ``batch_size`` graphs (each graph slot costs its S² grid).
+  molecule can give) and up to 1.25 × ``batch_size`` graphs (each graph slot costs its S² grid).
   ``train.batch_size`` is then the mean number of fragments per step, approximately (15.7 for 16 on
   QM9, with ~9 % of the edge slots padding against ~56 % for fixed packing).
 """
@@ -127,7 +127,7 @@ class SymphonyTask:
         if self.packing == "dynamic":
             largest = self.max_atoms
             return Budget(max(int(np.ceil((per + 1) * n.mean())), largest) + 1,
-                          max(int(np.ceil((per + 1) * e.mean())), largest * (largest - 1)), per + (per + 1) // 2 + 1)
+                          max(int(np.ceil((per + 1) * e.mean())), largest * (largest - 1)), per + (per + 3) // 4 + 1)
 
         def cap(x):
             return int(np.ceil(per * x.mean() + 4 * x.std() * np.sqrt(per) + x.max()))
