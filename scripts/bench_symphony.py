@@ -108,22 +108,25 @@ def bench_packing(config, steps: int, path: str) -> list[str]:
         fn = jax.jit(make_steps(task, graphdef, template, rest, tx, 0.0)[0])
         batches = [stack_batches([task.train_batch(s, range(int(c.train.batch_size)))]) for s in range(steps)]
         jax.block_until_ready(fn(state, batches[0], jax.random.key(0)))  # compile
-        runs[packing] = (fn, state, batches, [])
+        cost = fn.lower(state, batches[0], jax.random.key(0)).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        runs[packing] = (fn, state, batches, [], (cost.get("flops", float("nan")) / 1e9,
+                                                   cost.get("bytes accessed", float("nan")) / 1e9))
     for s in range(steps):
-        for fn, state, batches, times in runs.values():
+        for fn, state, batches, times, _ in runs.values():
             t = time.perf_counter()
             jax.block_until_ready(fn(state, batches[s], jax.random.key(s)))
             times.append(time.perf_counter() - t)
     rows, rate = [], {}
-    for packing, (_, _, batches, times) in runs.items():
+    for packing, (_, _, batches, times, (gflop, gb)) in runs.items():
         f = packing_fill(batches)
         ms = 1e3 * statistics.median(times)
         rate[packing] = f["fragments"] / ms * 1e3
         rows.append(f"| {path} | {packing} | {f['fragments']:.1f} | {f['edge_slots']} | {100 * f['edge_padding']:.0f} "
-                    f"| {100 * f['node_padding']:.0f} | {100 * f['graph_padding']:.0f} | {ms:.0f} | "
-                    f"{rate[packing]:.1f} |")
+                    f"| {100 * f['node_padding']:.0f} | {100 * f['graph_padding']:.0f} | {gflop:.1f} | {gb:.1f} | "
+                    f"{ms:.0f} | {rate[packing]:.1f} |")
         print(rows[-1], flush=True)
-    rows.append(f"| {path} | dynamic / fixed fragments/s | | | | | | | **{rate['dynamic'] / rate['fixed']:.2f}** |")
+    rows.append(f"| {path} | dynamic / fixed fragments/s | | | | | | | | | **{rate['dynamic'] / rate['fixed']:.2f}** |")
     return rows
 
 
@@ -300,7 +303,8 @@ def main():
                  f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run, interleaved, "
                  "medians).\n", machine,
                  "| config | packing | fragments per step | edge slots | edge padding % | node padding % | "
-                 "graph padding % | train step ms | fragments/s |", "|---|---|---|---|---|---|---|---|---|", *rows]
+                 "graph padding % | XLA GFLOP | XLA GB accessed | train step ms | fragments/s |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
     elif args.priors_cost:
         lines = ["# Symphony sampler priors: cost\n",
                  f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run).\n",
