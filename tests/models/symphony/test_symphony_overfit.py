@@ -43,13 +43,22 @@ def _best_rmsd(positions, species, references) -> float:
     return best
 
 
-@pytest.fixture(scope="module")
-def overfit(tmp_path_factory):
+# the two configurations the paper-size configs come in: qm9.py's CG encoders, and qm9_so2.py's SO(2) encoders with
+# bfloat16 maps (both with dynamic packing; the test config itself packs a fixed count, as qm9_cpu.py)
+VARIANTS = {
+    "cg": [],
+    "so2-bf16-dynamic": [f"model.{enc}.{k}={v}" for enc in ("focus_encoder", "position_encoder")
+                         for k, v in (("conv", "'so2'"), ("matmul_dtype", "'bfloat16'"))] + ["data.packing='dynamic'"],
+}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def overfit(tmp_path_factory, request):
     molecules, _ = read_molecules(FIXTURE)
     config = load_config(ROOT / "configs" / "symphony" / "test.py", [
         "train.steps=500", "train.batch_size=16", "optim.learning_rate=3e-3", "data.position_noise=0.0",
         "data.orderings_per_molecule=4", "train.ema_decay=0.0", "model.num_radii=64",
-        "train.checkpoint_every=500", "train.log_every=50"])
+        "train.checkpoint_every=500", "train.log_every=50"] + VARIANTS[request.param])
     task = SymphonyTask(config, molecules=molecules)
     workdir = tmp_path_factory.mktemp("overfit")
     result = train_and_evaluate(task, config, workdir, progress=False)
