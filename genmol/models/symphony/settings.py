@@ -21,7 +21,8 @@ def parse_grid(text) -> tuple[int, int]:
     ``res_alpha`` longitudes.
 
     Raises:
-        GenmolError: not two integers, ``res_beta < 2``, or ``res_alpha`` even or below 3.
+        GenmolError: not two integers, ``res_beta < 2``, or ``res_alpha < 3`` (any parity: the grid's longitudes
+            are summed by a matmul, not an FFT).
     """
     if isinstance(text, (tuple, list)):
         parts = list(text)
@@ -31,9 +32,8 @@ def parse_grid(text) -> tuple[int, int]:
         b, a = (int(p) for p in parts)
     except (TypeError, ValueError):
         raise GenmolError(f"grid {text!r} is not RES_BETAxRES_ALPHA, e.g. 60x119") from None
-    if b < 2 or a < 3 or a % 2 == 0:
-        raise GenmolError(f"grid {text!r}: RES_BETA must be at least 2 and RES_ALPHA an odd number of at least 3 "
-                          "(the longitudes are sampled by FFT)")
+    if b < 2 or a < 3:
+        raise GenmolError(f"grid {text!r}: RES_BETA must be at least 2 and RES_ALPHA at least 3")
     return b, a
 
 

@@ -66,3 +66,15 @@ def test_focus_kl():
     flat = jnp.zeros((3, 5))
     kl = focus_species_kl(flat, q, jnp.array([False, True]), node_graph, mask, 2)
     np.testing.assert_allclose(kl, [np.log(11.0), np.log(6.0)], rtol=1e-5)  # uniform over 10+1 and 5+1 choices
+
+
+def test_position_logits_on_a_grid_of_even_longitudes_match_the_odd_grids_density():
+    """The grid's longitudes are summed by a matmul, not an FFT: an even count works, and a point both grids
+    share (the north pole row's first longitude) has the same log-density."""
+    model = _model()
+    b, _ = _batch()
+    focus, species = jnp.array([2, 0]), jnp.array([1, 0])
+    even = model.position_logits(b, focus, species, 10, 20)
+    odd = model.position_logits(b, focus, species, 10, 21)
+    assert even.shape[-1] == 20 and bool(jnp.all(jnp.isfinite(even)))
+    np.testing.assert_allclose(even[..., 0], odd[..., 0], atol=1e-4)

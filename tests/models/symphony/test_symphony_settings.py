@@ -16,11 +16,12 @@ def test_flags_over_recorded_over_defaults():
     over = got.override(focus_temperature=1.0, position_temperature=None, refine=True, grid="30X59",
                         min_distance=0.0, even_electrons=False, valence_guard=False)
     assert over == SamplingSettings(1.0, 0.25, True, (30, 59), 0.0, False, False)
+    assert got.override(grid="30x58").grid == (30, 58)  # any number of longitudes: no FFT over them
 
 
 @pytest.mark.parametrize("record, match", [
     ({"grid": "60"}, "grid"), ({"grid": "60x"}, "grid"), ({"grid": "ax2"}, "grid"), ({"grid": "1x59"}, "grid"),
-    ({"grid": "30x58"}, "odd"),
+    ({"grid": "30x2"}, "at least 3"),
     ({"min_distance": -1.0}, "minimum distance"), ({"focus_temperature": 0}, "temperatures"),
     ({"position_temperature": -2.0}, "temperatures"), ({"focus_temprature": 0.5}, "unknown sampling setting"),
     ({"refine": "yes"}, "true or false"), ({"min_distance": "far"}, "not a number"),
