@@ -46,6 +46,9 @@ def sample(
         None, "--valence-guard/--no-valence-guard",
         help="Never bond a new atom to an atom that already has its neutral valence's number of neighbours "
              "(H 1, C 4, N 3, O 2, F 1; default: the model's recorded setting, else off)."),
+    min_atoms: Optional[int] = typer.Option(
+        None, "--min-atoms", help="No STOP before a molecule has this many atoms, seed included, unless no atom can "
+                                  "be placed (default: the model's recorded setting, else 0: off)."),
 ):
     """Sample 3D molecules (with hydrogens) from a Symphony-style model."""
     from genmol.data.molecules.species import QM9_ELEMENTS
@@ -69,7 +72,9 @@ def sample(
     meta = read_metadata(model_dir)
     settings = SamplingSettings.from_record(meta.get("sampling", {})).override(
         focus_temperature=focus_temperature, position_temperature=position_temperature, refine=refine, grid=grid,
-        min_distance=min_distance, even_electrons=even_electrons, valence_guard=valence_guard)
+        min_distance=min_distance, even_electrons=even_electrons, valence_guard=valence_guard, min_atoms=min_atoms)
+    if settings.min_atoms > max_atoms:
+        raise GenmolError(f"--min-atoms {settings.min_atoms} is more than --max-atoms {max_atoms}")
     with console.status(f"loading the model in {model_dir}", spinner="dots"):
         model, cfg, meta = load_model(model_dir, expect="symphony")
     elements = tuple(meta.get("elements", QM9_ELEMENTS))

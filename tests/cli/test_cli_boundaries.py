@@ -38,7 +38,8 @@ SAMPLE_BAD = [
     (["--position-temperature", "nan"], "temperatures"), (["--position-temperature", "inf"], "temperatures"),
     (["--min-distance", -0.1], "minimum distance"), (["--min-distance", "inf"], "minimum distance"),
     (["--min-distance", "nan"], "minimum distance"), (["--grid", "0x0"], "grid"), (["--grid", "40"], "grid"),
-    (["--grid", "30x60"], "odd"),
+    (["--grid", "30x2"], "at least 3"), (["--min-atoms", 6], "--min-atoms 6 is more than --max-atoms 5"),
+    (["--min-atoms", -1], "min_atoms"),
     (["--num", "abc"], "Invalid value for '--num'"), (["--init", "Xx"], "not an element symbol"),
 ]
 

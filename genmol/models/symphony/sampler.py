@@ -107,6 +107,8 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
                                     jnp.zeros(1)])
             if priors.even_electrons:
                 flat = flat.at[-1].set(jnp.where(priors.stop_forbidden(sp, node_mask), -jnp.inf, flat[-1]))
+            if st.min_atoms:
+                flat = flat.at[-1].set(jnp.where(n < st.min_atoms, -jnp.inf, flat[-1]))
             flat = flat.at[-1].set(jnp.where(jnp.all(flat == -jnp.inf), 0.0, flat[-1]))  # nothing left: STOP
             choice = _draw(k1, flat, greedy)
             stop = choice == flat.shape[0] - 1

@@ -50,6 +50,8 @@ class SamplingSettings:
             (0 = off).
         even_electrons: STOP only at even electron counts.
         valence_guard: never bond a new atom to a saturated atom (see :mod:`.priors`).
+        min_atoms: no STOP before the molecule has this many atoms (seed included; 0 = off), unless no atom
+            can be placed.
     """
 
     focus_temperature: float = 1.0
@@ -59,6 +61,7 @@ class SamplingSettings:
     min_distance: float = 0.0
     even_electrons: bool = False
     valence_guard: bool = False
+    min_atoms: int = 0
 
     def __post_init__(self):
         for name in ("focus_temperature", "position_temperature", "min_distance"):
@@ -78,6 +81,8 @@ class SamplingSettings:
                 raise GenmolError(f"sampling setting {name}={value!r} is not true or false")
         if self.grid is not None:
             object.__setattr__(self, "grid", parse_grid(self.grid))
+        if isinstance(self.min_atoms, bool) or not isinstance(self.min_atoms, int) or self.min_atoms < 0:
+            raise GenmolError(f"sampling setting min_atoms={self.min_atoms!r} is not a whole number of at least 0")
 
     @classmethod
     def from_record(cls, record: dict) -> "SamplingSettings":
@@ -114,4 +119,6 @@ class SamplingSettings:
             text += "; STOP only at even electron counts"
         if self.valence_guard:
             text += "; valence guard"
+        if self.min_atoms:
+            text += f"; no STOP before {self.min_atoms} atoms"
         return text

@@ -111,6 +111,22 @@ def test_even_electrons_stops_only_at_even_electron_counts():
     assert len(even) > 0 and np.all(even % 2 == 0)  # ... and never with the constraint
 
 
+def test_min_atoms_forbids_stop_before_that_size():
+    c = tiny_symphony_config(num_radii=16, res_beta=20, res_alpha=39)
+    model = SymphonyModel(c, rngs=nnx.Rngs(1))
+    model.focus_out.bias[...] = model.focus_out.bias[...] - 2.0  # STOP is likely at every step
+
+    def sizes(min_atoms):
+        smp = make_sampler(model, SamplerConfig(max_atoms=9, settings=SamplingSettings(refine=False,
+                                                                                         min_atoms=min_atoms)))
+        _, _, n, stopped = _run(smp, 7, k=32)
+        return np.asarray(n)[np.asarray(stopped)]
+
+    assert np.any(sizes(0) < 5)  # the model alone stops early ...
+    grown = sizes(5)
+    assert len(grown) > 0 and np.all(grown >= 5)  # ... and never before 5 atoms with the setting
+
+
 @pytest.mark.parametrize("refine", [False, True])
 def test_valence_guard_never_overfills_an_atom_nor_leaves_one_unbonded(sampler_and_model, refine):
     from genmol.data.elements import COVALENT_RADII, NEUTRAL_VALENCE

@@ -17,6 +17,8 @@ def test_flags_over_recorded_over_defaults():
                         min_distance=0.0, even_electrons=False, valence_guard=False)
     assert over == SamplingSettings(1.0, 0.25, True, (30, 59), 0.0, False, False)
     assert got.override(grid="30x58").grid == (30, 58)  # any number of longitudes: no FFT over them
+    assert SamplingSettings.from_record({"min_atoms": 9}).to_record()["min_atoms"] == 9
+    assert SamplingSettings(min_atoms=9).describe().endswith("; no STOP before 9 atoms")
 
 
 @pytest.mark.parametrize("record, match", [
@@ -25,7 +27,8 @@ def test_flags_over_recorded_over_defaults():
     ({"min_distance": -1.0}, "minimum distance"), ({"focus_temperature": 0}, "temperatures"),
     ({"position_temperature": -2.0}, "temperatures"), ({"focus_temprature": 0.5}, "unknown sampling setting"),
     ({"refine": "yes"}, "true or false"), ({"min_distance": "far"}, "not a number"),
-    ({"position_temperature": True}, "not a number"),
+    ({"position_temperature": True}, "not a number"), ({"min_atoms": -1}, "min_atoms"),
+    ({"min_atoms": 2.5}, "min_atoms"),
 ])
 def test_a_bad_setting_is_one_clear_error(record, match):
     with pytest.raises(GenmolError, match=match):
