@@ -20,6 +20,10 @@ shard axis (what it did before), interleaved in one run, and reports the ratio.
 With ``--packing-cost`` it only times the training step of each config with ``data.packing`` fixed
 and dynamic, interleaved in one run, and reports fragments per step, padding and fragments/s.
 
+With ``--sampling-cost ATOMS`` it only times sampling molecules grown to exactly ATOMS atoms
+(``min_atoms``) with freshly initialised weights: the first molecule from a cold start, the
+compiled rate and the compilation.
+
 With ``--grid-cost`` it only times the S² grid and position KL (forward + backward) with the
 longitude sum by FFT and by a matmul over the orders, interleaved in one run.
 
@@ -29,6 +33,7 @@ Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--nu
        python scripts/bench_symphony.py --shard-vmap-cost [--configs a.py] [--steps 10] [--out FILE.md]
        python scripts/bench_symphony.py --packing-cost [--configs a.py] [--steps 10] [--out FILE.md]
        python scripts/bench_symphony.py --grid-cost [--configs a.py] [--steps 10] [--out FILE.md]
+       python scripts/bench_symphony.py --sampling-cost 25 [--configs a.py] [--num 40] [--sample-batch 10]
 """
 
 from __future__ import annotations
@@ -197,6 +202,37 @@ def bench_grid(config, steps: int, path: str) -> str:
             f"{ms[True] / ms[False]:.2f} |")
 
 
+def bench_sampling(config, path: str, num: int, batch: int, atoms: int) -> str:
+    """A table row: growing molecules of ``atoms`` atoms (``min_atoms``; random weights would stop anywhere) from
+    one H atom with freshly initialised weights: the first molecule from a cold start (``batch`` 1, compilation
+    included), then ``num`` molecules ``batch`` at a time with the sampler compiled (molecules/s) and its
+    compilation (first batch minus a compiled batch)."""
+    from genmol.models.symphony.model import SymphonyModel
+    from genmol.models.symphony.sampler import SamplerConfig, make_sampler
+
+    model = SymphonyModel(config.model, rngs=nnx.Rngs(0))
+    settings = SamplingSettings(min_atoms=atoms)
+
+    def run(size, seed, sampler):
+        keys = jax.random.split(jax.random.key(seed), size)
+        t = time.perf_counter()
+        _, _, n, _ = sampler(keys, np.zeros((size, atoms, 3), np.float32), np.zeros((size, atoms), np.int32), 1)
+        return time.perf_counter() - t, np.asarray(n)
+
+    cold_first, _ = run(1, 0, make_sampler(model, SamplerConfig(max_atoms=atoms, settings=settings)))
+    sampler = make_sampler(model, SamplerConfig(max_atoms=atoms, settings=settings))
+    first_batch, _ = run(batch, 1, sampler)
+    times, sizes = [], []
+    for i in range(max(1, num // batch)):
+        dt, n = run(batch, 2 + i, sampler)
+        times.append(dt)
+        sizes += list(n)
+    rate = batch * len(times) / sum(times)
+    compile_s = first_batch - sum(times) / len(times)
+    return (f"| {path} | {atoms} | {np.mean(sizes):.1f} | {batch} | {batch * len(times)} | {rate:.2f} | "
+            f"{compile_s:.0f} | {cold_first:.1f} |")
+
+
 def load_trained(checkpoint):
     """``(model, config, recorded sampling settings)`` of ``checkpoint`` (default: the shipped model)."""
     from genmol.pretrained import pretrained_path
@@ -267,6 +303,8 @@ def main():
                     help="only time N molecules without and with the recorded sampler priors")
     ap.add_argument("--shard-vmap-cost", action="store_true",
                     help="only time the training step with the single shard squeezed and with a size-1 vmap")
+    ap.add_argument("--sampling-cost", type=int, default=0, metavar="ATOMS",
+                    help="only time sampling molecules of ATOMS atoms (random weights, min_atoms) per config")
     ap.add_argument("--grid-cost", action="store_true",
                     help="only time the S² grid and position KL with the FFT and with a matmul over the orders")
     ap.add_argument("--packing-cost", action="store_true",
@@ -284,6 +322,18 @@ def main():
                  f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run, interleaved).\n",
                  machine, "| config | batch (fragments) | train step ms, squeezed | train step ms, size-1 vmap | "
                  "vmap / squeezed |", "|---|---|---|---|---|", *rows]
+    elif args.sampling_cost:
+        rows = []
+        for path in args.configs:
+            rows.append(bench_sampling(load_config(path, ["data.source='embedded'", "data.split='all'"]), path,
+                                       args.num[0], args.sample_batch, args.sampling_cost))
+            print(rows[-1], flush=True)
+        lines = ["# Symphony: sampling speed at a fixed molecule size\n",
+                 f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run; freshly "
+                 "initialised weights, molecules grown from one H atom to exactly the stated size with "
+                 "`min_atoms`).\n", machine,
+                 "| config | atoms | mean atoms | batch | molecules | molecules/s (compiled) | compile s | "
+                 "first molecule from a cold start, s |", "|---|---|---|---|---|---|---|---|", *rows]
     elif args.grid_cost:
         rows = []
         for path in args.configs:
