@@ -84,6 +84,22 @@ def bench_training(config, steps: int) -> dict:
                 step_s=step_s, data_s=data_s, edge_padding=fill["edge_padding"])
 
 
+def _step_setup(config, steps: int):
+    """``(task, state, make(**kw) -> unjitted train step, host batches of steps 0 … steps − 1)``, no EMA."""
+    task = SymphonyTask(config)
+    model = task.create_model(nnx.Rngs(0))
+    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
+    params = nnx.to_pure_dict(template)
+    tx = create_optimizer(config.optim, 1000)
+    state = dict(params=params, opt_state=tx.init(params), step=np.int32(0))
+
+    def make(**kw):
+        return make_steps(task, graphdef, template, rest, tx, 0.0, **kw)[0]
+
+    batches = [stack_batches([task.train_batch(s, range(int(config.train.batch_size)))]) for s in range(steps)]
+    return task, state, make, batches
+
+
 def packing_fill(batches) -> dict:
     """Mean real fragments per step, edge slots per step, and the fraction of node / edge / graph slots that
     are padding, over ``batches``."""
@@ -104,14 +120,8 @@ def bench_packing(config, steps: int, path: str) -> list[str]:
     for packing in ("fixed", "dynamic"):
         c = config.copy_and_resolve_references()
         c.data.packing = packing
-        task = SymphonyTask(c)
-        model = task.create_model(nnx.Rngs(0))
-        graphdef, template, rest = nnx.split(model, nnx.Param, ...)
-        params = nnx.to_pure_dict(template)
-        tx = create_optimizer(c.optim, 1000)
-        state = dict(params=params, opt_state=tx.init(params), step=np.int32(0))
-        fn = jax.jit(make_steps(task, graphdef, template, rest, tx, 0.0)[0])
-        batches = [stack_batches([task.train_batch(s, range(int(c.train.batch_size)))]) for s in range(steps)]
+        task, state, make, batches = _step_setup(c, steps)
+        fn = jax.jit(make())
         jax.block_until_ready(fn(state, batches[0], jax.random.key(0)))  # compile
         cost = fn.lower(state, batches[0], jax.random.key(0)).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost
@@ -139,15 +149,8 @@ def bench_shard_vmap(config, steps: int, path: str) -> str:
     """A table row: median train step (ms) with the single shard squeezed and with a size-1 vmap, interleaved."""
     import statistics
 
-    task = SymphonyTask(config)
-    model = task.create_model(nnx.Rngs(0))
-    graphdef, template, rest = nnx.split(model, nnx.Param, ...)
-    params = nnx.to_pure_dict(template)
-    tx = create_optimizer(config.optim, 1000)
-    state = dict(params=params, opt_state=tx.init(params), step=np.int32(0))
-    fns = {name: jax.jit(make_steps(task, graphdef, template, rest, tx, 0.0, squeeze_single_shard=sq)[0])
-           for name, sq in (("squeezed", True), ("vmap", False))}
-    batches = [stack_batches([task.train_batch(s, range(int(config.train.batch_size)))]) for s in range(steps)]
+    task, state, make, batches = _step_setup(config, steps)
+    fns = {name: jax.jit(make(squeeze_single_shard=sq)) for name, sq in (("squeezed", True), ("vmap", False))}
     times = {name: [] for name in fns}
     for name, fn in fns.items():
         jax.block_until_ready(fn(state, batches[0], jax.random.key(0)))  # compile
