@@ -216,9 +216,17 @@ def test_a_failed_first_chunk_leaves_nothing(tmp_path, monkeypatch, trp_cage, su
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test (a run started in the background inherits SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("suffix", [".dcd", ".pdb"])
+@pytest.mark.usefixtures("python_sigint")
 def test_sigint_mid_chunk_rolls_back_then_interrupts(tmp_path, monkeypatch, trp_cage, suffix):
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     xyz = frames(trp_cage, 4)
     writer = TrajectoryWriter(tmp_path / f"traj{suffix}", trp_cage)
     writer.append(xyz[:2], [0.0, 1.0])

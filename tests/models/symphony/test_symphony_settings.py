@@ -9,7 +9,7 @@ from genmol.models.symphony.settings import SamplingSettings
 def test_flags_over_recorded_over_defaults():
     assert SamplingSettings.from_record({}) == SamplingSettings()
     rec = {"focus_temperature": 0.5, "position_temperature": 0.25, "refine": False, "grid": "60x119",
-           "min_distance": 0.9, "even_electrons": True, "valence_guard": True}
+           "min_distance": 0.9, "even_electrons": True, "valence_guard": True, "min_atoms": 0}
     got = SamplingSettings.from_record(rec)
     assert got == SamplingSettings(0.5, 0.25, False, (60, 119), 0.9, True, True)
     assert got.to_record() == rec  # what export records reads back the same
