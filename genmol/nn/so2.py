@@ -80,14 +80,15 @@ class SO2Convolution(nnx.Module):
         # them); orders without any are skipped, e.g. every m > 0 of a layer that reads scalars only
         self.weights_a, self.weights_b = nnx.List(), nnx.List()
         self._orders = tuple(m for m in range(self.mmax + 1) if self._slots_in[m] and self._slots_out[m])
+        self._orders_b = tuple(m for m in self._orders if m > 0)  # the orders with an antisymmetric map B
         key = rngs.params()
         for m in range(self.mmax + 1):
             sym, anti = self._path_masks(m)
             key, ka, kb = jax.random.split(key, 3)
             if m in self._orders:
                 self.weights_a.append(nnx.Param(jax.random.normal(ka, sym.shape)))
-                if m > 0:
-                    self.weights_b.append(nnx.Param(jax.random.normal(kb, anti.shape)))
+            if m in self._orders_b:
+                self.weights_b.append(nnx.Param(jax.random.normal(kb, anti.shape)))
         self.num_radial = sum(len(s) for s in self._slots_in)
         """Radial weights per edge: one per input channel per order."""
 
@@ -141,12 +142,11 @@ class SO2Convolution(nnx.Module):
                 return jnp.concatenate(parts, axis=-1) * w
 
             mask_a, mask_b = self._scaled_masks(m)
-            i = self._orders.index(m)
-            a = self.weights_a[i][...] * mask_a
+            a = self.weights_a[self._orders.index(m)][...] * mask_a
             if m == 0:
                 y = {0: self._matmul(gather(0), a)}
             else:
-                b = self.weights_b[i - (self._orders[0] == 0)][...] * mask_b
+                b = self.weights_b[self._orders_b.index(m)][...] * mask_b
                 xp, xm = gather(1), gather(-1)
                 # [x₊ x₋] @ [[A B] [−B A]] in one product: y₊ = A x₊ − B x₋, y₋ = A x₋ + B x₊
                 both = self._matmul(jnp.concatenate([xp, xm], -1),

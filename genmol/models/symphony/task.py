@@ -20,7 +20,8 @@ atoms). Two ways, chosen by ``data.packing``:
   fragments plus one mean fragment (nodes and edges; at least the largest fragment a training
   molecule can give) and up to 1.25 × ``batch_size`` graphs (each graph slot costs its S² grid).
   ``train.batch_size`` is then the mean number of fragments per step, approximately (15.7 for 16 on
-  QM9, with ~9 % of the edge slots padding against ~56 % for fixed packing).
+  QM9, with ~10 % of the edge slots padding against ~57 % for fixed packing;
+  experiments/benchmarks/symphony_packing.md).
 """
 
 from __future__ import annotations
@@ -168,9 +169,10 @@ class SymphonyTask:
         return self._packers[per]
 
     def train_batch(self, step: int, slots: range) -> GraphBatch:
-        budget = self.budget(len(slots))
         if self.packing == "dynamic":  # the shard's own stream (its first slot names it)
-            return pad_graphs(self.packer(len(slots)).batch(step, slots.start), budget)
+            packer = self.packer(len(slots))
+            return pad_graphs(packer.batch(step, slots.start), packer.budget)
+        budget = self.budget(len(slots))
         slots = list(slots)
         graphs = [self._graph(step, j) for j in slots]
         attempt = 0
