@@ -76,6 +76,12 @@ app.command("view")(proteins.view)
 app.command("simulate")(simulate.simulate)
 
 
+def _quiet_unwinding() -> None:
+    """After Ctrl-C, silence the errors of library generators finalized mid-call (e.g. flax's jit context, closed
+    after its context was popped): they are echoes of the interrupt, and the user gets one sentence, not a traceback."""
+    sys.unraisablehook = lambda unraisable: None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -83,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="genmol")  # standalone: usage errors print usage and exit 2
     except Interrupted as e:
+        _quiet_unwinding()
         print_error(str(e))
         return 130
     except GenmolError as e:
@@ -93,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
+        _quiet_unwinding()
         print_error("interrupted")
         return 130
     except SystemExit as e:

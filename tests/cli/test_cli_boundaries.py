@@ -150,3 +150,33 @@ def test_training_progress_shows_one_rate(capsys, tmp_path):
                     "--workdir", tmp_path / "w", "--set", "train.steps=3")
     assert code == 0 and ("step/s" in err or "s/step" in err)
     assert "steps_s" not in err and "it/s" not in err
+
+
+def test_ctrl_c_inside_a_library_generator_prints_one_sentence_and_no_traceback():
+    """A Ctrl-C inside a library call whose generator errors when closed late (flax's jit context does) leaves only
+    the CLI's sentence on stderr and exit status 130."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import genmol.cli as cli
+
+def context():
+    try:
+        yield
+    finally:
+        raise ValueError("no update context found")  # what flax's merge_context raises when closed after the interrupt
+
+def app(args, prog_name):
+    ctx = context()
+    next(ctx)
+    raise KeyboardInterrupt
+
+cli.app = app
+sys.exit(cli.main(["simulate"]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    assert "interrupted" in proc.stderr
