@@ -53,6 +53,8 @@ class Family:
             which ``genmol export --sampling`` records and the sampling command reads.
         derived: fields of ``config.model`` that the task fills in from the data when training starts (not
             architecture choices; a warm start does not compare them, the task derives them again).
+        head_fields: fields of ``config.model`` that configure only the named top-level parts (a warm start
+            does not compare a field whose parts all start fresh, ``train.init_fresh``).
     """
 
     name: str
@@ -63,6 +65,7 @@ class Family:
     command: str | None = None
     settings: str | None = None
     derived: tuple[str, ...] = ()
+    head_fields: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def settings_class(self):
         """The sampling-settings class (``None`` if the family has none)."""
@@ -77,7 +80,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "rotation-augmented point-cloud denoiser (Kabsch / matrix-Fisher targets)"),
     Family("symphony", "genmol.models.symphony.task:SymphonyTask", "genmol.models.symphony.model:SymphonyModel",
            "Symphony-style autoregressive 3D molecule generator", pretrained="symphony_qm9",
-           command="genmol sample molecules", settings="genmol.models.symphony.settings:SamplingSettings"),
+           command="genmol sample molecules", settings="genmol.models.symphony.settings:SamplingSettings",
+           head_fields={k: ("coeffs",) for k in ("position_lmax", "num_channels", "num_radii", "radius_min",
+                                                 "radius_max", "res_beta", "res_alpha")}),
     Family("ophiuchus", "genmol.models.ophiuchus.task:AutoencoderTask",
            "genmol.models.ophiuchus.autoencoder:Autoencoder",
            "Ophiuchus-style all-atom protein coarse-graining autoencoder", pretrained="ophiuchus_proteins",

@@ -51,7 +51,8 @@ def check_init_from(path: str | os.PathLike, config, like: dict | None = None) -
     Every field of the ``model`` recorded in ``path/config.json`` has to equal ``config.model``'s
     (fields an older export does not record are taken at their current defaults; data, loss,
     optimizer and schedule may differ; the family's ``derived`` fields, filled in from the data, are
-    not compared), except the parts named in ``train.init_fresh``, which are
+    not compared), except the parts named in ``train.init_fresh`` (and the fields that configure only those
+    parts, the family's ``head_fields``), which are
     checked against the model's top-level parts (those of ``like``, the model's parameter dict, or
     of a freshly built model). Reads only the two JSON files otherwise, so the command line calls
     it before any training data is loaded.
@@ -74,8 +75,9 @@ def check_init_from(path: str | os.PathLike, config, like: dict | None = None) -
             raise GenmolError(f"train.init_fresh={list(fresh)}: {unknown} names no part of the model "
                               f"(its parts: {sorted(parts)})")
     a, b = json.loads(stored.model.to_json()), json.loads(config.model.to_json())  # tuples read back as lists
-    derived = family(config.get("model_name")).derived
-    diff = _differences({k: v for k, v in a.items() if k not in fresh and k not in derived}, b)
+    fam = family(config.get("model_name"))
+    free = set(fresh) | set(fam.derived) | {k for k, parts in fam.head_fields.items() if set(parts) <= set(fresh)}
+    diff = _differences({k: v for k, v in a.items() if k not in free}, b)
     if diff:
         raise GenmolError(f"train.init_from={path}: its model differs from config.model in {', '.join(diff)}")
     return read_metadata(path)

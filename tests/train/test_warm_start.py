@@ -75,3 +75,32 @@ def test_init_fresh_and_prior_steps_read_the_config_and_metadata():
     cfg.train.init_fresh = " focus_encoder, focus_hidden ,"
     assert init_fresh(cfg) == ("focus_encoder", "focus_hidden")
     assert prior_steps({}) == 0 and prior_steps({"step": 7}) == 7 and prior_steps({"step": 7, "steps_total": 20}) == 20
+
+
+def test_a_fresh_head_may_change_the_fields_that_configure_only_it(tmp_path):
+    """Symphony's position head (``coeffs``) starts fresh with another position lmax; the focus head is loaded as it
+    was, and a field of a loaded part still has to match."""
+    from flax import nnx
+
+    from genmol.models.store import build_model, flatten_params, save_model
+    from genmol.train.warm_start import check_init_from, initial_params
+
+    sym = Path(__file__).resolve().parents[2] / "configs" / "symphony" / "test.py"
+    cfg = load_config(sym)
+    save_model(cfg, nnx.to_pure_dict(nnx.state(build_model(cfg), nnx.Param)), tmp_path / "model")
+    new = load_config(sym, [f"model.position_lmax={cfg.model.position_lmax + 1}",
+                            f"loss.target_lmax={cfg.model.position_lmax + 1}"])
+    new.train.init_from = str(tmp_path / "model")
+    with pytest.raises(GenmolError, match="position_lmax"):
+        check_init_from(tmp_path / "model", new)
+    new.train.init_fresh = "coeffs"
+    like = nnx.to_pure_dict(nnx.state(build_model(new, seed=1), nnx.Param))
+    params, _ = initial_params(tmp_path / "model", new, like)
+    stored, got, fresh = (flatten_params(t) for t in (
+        nnx.to_pure_dict(nnx.state(build_model(cfg), nnx.Param)), params, like))
+    for k, v in got.items():
+        want = fresh[k] if k.startswith("coeffs") else stored[k]
+        np.testing.assert_array_equal(np.asarray(v), np.asarray(want))
+    new.model.focus_hidden = cfg.model.focus_hidden * 2  # a loaded part's field
+    with pytest.raises(GenmolError, match="focus_hidden"):
+        check_init_from(tmp_path / "model", new)
