@@ -52,13 +52,22 @@ def test_new_atoms_are_placed_within_the_radial_range_of_some_atom(sampler_and_m
 
 
 def test_segmented_budgets_give_the_same_molecules_as_one_budget(sampler_and_model):
+    """The first call of a sampler runs on the full budget alone (one compilation); later calls on the segments; the
+    molecules are the same either way."""
     _, model = sampler_and_model
     whole = make_sampler(model, SamplerConfig(max_atoms=9, segment_atoms=()))
+    segmented = make_sampler(model, SamplerConfig(max_atoms=9, segment_atoms=(4, 6)))
+    first = _run(segmented, 5)
+    assert segmented.budgets() == [9]
     for seed_atoms in (1, 2):
-        a = _run(sampler_and_model[0], 5, seed_atoms=seed_atoms)
+        a = _run(segmented, 5, seed_atoms=seed_atoms)
         b = _run(whole, 5, seed_atoms=seed_atoms)
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, atol=1e-5)
+        if seed_atoms == 1:
+            for x, y in zip(first, a):
+                np.testing.assert_allclose(x, y, atol=1e-5)
+    assert segmented.budgets() == [4, 6, 9] and whole.budgets() == [9]
 
 
 def test_greedy_sampling_is_the_same_for_every_key(sampler_and_model):
