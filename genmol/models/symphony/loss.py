@@ -43,9 +43,10 @@ def focus_species_kl(logits: jax.Array, target_probs: jax.Array, stop: jax.Array
     return cross + neg_entropy
 
 
-def target_position_log_density(target: jax.Array, radii: jax.Array, log_w: jax.Array, *, radial_var: float,
-                                beta: float, lmax: int) -> jax.Array:
-    """``log q`` on the grid, ``[G, R, B, A]``, for relative target positions ``target [G, 3]`` (Å)."""
+def _target_factors(target: jax.Array, radii: jax.Array, log_w: jax.Array, *, radial_var: float, beta: float,
+                    lmax: int) -> tuple[jax.Array, jax.Array]:
+    """The target density's two factors: ``log w [G, R]`` over the radial bins (sums to 1) and ``log A [G, B, A]``
+    on the sphere (``Σ A · quadrature weight = 1``), for relative target positions ``target [G, 3]`` (Å)."""
     r = jnp.linalg.norm(target, axis=-1)
     safe = jnp.where(r[:, None] > 1e-6, target, jnp.array([0.0, 0.0, 1.0]))
     log_wr = jax.nn.log_softmax(-((radii[None, :] - r[:, None]) ** 2) / (2 * radial_var), axis=-1)
@@ -54,6 +55,13 @@ def target_position_log_density(target: jax.Array, radii: jax.Array, log_w: jax.
     ang = beta * e3nn.to_s2grid(delta, res_beta, res_alpha, quadrature="gausslegendre", p_val=1,
                                 p_arg=-1, fft=False).grid_values  # [G, B, A] (fft=False: as the model's grid)
     log_a = ang - jax.nn.logsumexp(ang + log_w, axis=(-2, -1), keepdims=True)
+    return log_wr, log_a
+
+
+def target_position_log_density(target: jax.Array, radii: jax.Array, log_w: jax.Array, *, radial_var: float,
+                                beta: float, lmax: int) -> jax.Array:
+    """``log q`` on the grid, ``[G, R, B, A]``, for relative target positions ``target [G, 3]`` (Å)."""
+    log_wr, log_a = _target_factors(target, radii, log_w, radial_var=radial_var, beta=beta, lmax=lmax)
     return log_wr[:, :, None, None] + log_a[:, None]
 
 
@@ -61,12 +69,17 @@ def position_kl(logits: jax.Array, target: jax.Array, radii: jax.Array, log_w: j
                 radial_var: float = 1e-5, beta: float = 20.0, lmax: int = 5) -> jax.Array:
     """Per-graph KL ``[G]`` between the target and model position densities.
 
+    The target factorises, ``q = w(r) A(x̂)``, so ``KL = Σ w log w + Σ A log A − Σ w A · logits + log Z`` with
+    ``log Z`` the model's log-normaliser: the only passes over the ``[G, R, B, A]`` grid are ``log Z`` and one
+    contraction (the grid target is never formed).
+
     Args:
         logits: ``[G, R, B, A]`` unnormalised model log-density; target: ``[G, 3]`` (Å);
         radii: ``[R]`` bin radii (Å); log_w: ``[B, A]`` log quadrature weights.
     """
-    log_p = logits - jax.nn.logsumexp(logits + log_w, axis=(-3, -2, -1), keepdims=True)
-    log_q = jax.lax.stop_gradient(target_position_log_density(target, radii, log_w, radial_var=radial_var,
-                                                              beta=beta, lmax=lmax))
-    q_w = jnp.exp(log_q + log_w)
-    return jnp.sum(q_w * (log_q - log_p), axis=(-3, -2, -1))
+    log_z = jax.nn.logsumexp(logits + log_w, axis=(-3, -2, -1))
+    log_wr, log_a = jax.lax.stop_gradient(_target_factors(target, radii, log_w, radial_var=radial_var, beta=beta,
+                                                          lmax=lmax))
+    wr, aw = jnp.exp(log_wr), jnp.exp(log_a + log_w)  # [G, R] and [G, B, A], each summing to 1
+    neg_entropy = jnp.sum(wr * log_wr, axis=-1) + jnp.sum(aw * log_a, axis=(-2, -1))
+    return neg_entropy - jnp.einsum("gr,gba,grba->g", wr, aw, logits) + log_z
