@@ -28,6 +28,20 @@ from genmol.nn import Linear, create_encoder, scale_channels
 __all__ = ["SymphonyModel", "grid_log_weights"]
 
 
+@jax.custom_jvp
+def _logaddexp(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``log(eᵃ + eᵇ)`` for finite ``a, b``: one fused elementwise pass each way (``jnp.logaddexp`` also handles
+    infinities, with selects that cost as much again on a CPU)."""
+    return jnp.maximum(a, b) + jnp.log1p(jnp.exp(-jnp.abs(a - b)))
+
+
+@_logaddexp.defjvp
+def _logaddexp_jvp(primals, tangents):
+    (a, b), (da, db) = primals, tangents
+    out = _logaddexp(a, b)
+    return out, jnp.exp(a - out) * da + jnp.exp(b - out) * db
+
+
 def grid_log_weights(res_beta: int, res_alpha: int) -> jax.Array:
     """``log`` of the S² integration weight of every grid point ``[res_beta, res_alpha]`` (sums to 4π)."""
     sig = e3nn.SphericalSignal.zeros(res_beta, res_alpha, quadrature="gausslegendre")
@@ -99,7 +113,7 @@ class SymphonyModel(nnx.Module):
                              p_val=1, p_arg=-1, fft=False)
         # the channels' log-sum-exp as pairwise logaddexp: one elementwise pass over the grid per extra channel
         # (a reduction over the 2 channels costs several passes over [G, C, R, B, A])
-        return functools.reduce(jnp.logaddexp, [sig.grid_values[:, i] for i in range(sig.grid_values.shape[1])])
+        return functools.reduce(_logaddexp, [sig.grid_values[:, i] for i in range(sig.grid_values.shape[1])])
 
     def grid_vectors(self, res_beta: int | None = None, res_alpha: int | None = None) -> jax.Array:
         """Unit vectors of the S² grid, ``[res_beta, res_alpha, 3]``."""
