@@ -2,6 +2,8 @@
 half-written; user mistakes are found before any model is loaded or run directory made."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -155,9 +157,6 @@ def test_training_progress_shows_one_rate(capsys, tmp_path):
 def test_ctrl_c_inside_a_library_generator_prints_one_sentence_and_no_traceback():
     """A Ctrl-C inside a library call whose generator errors when closed late (flax's jit context does) leaves only
     the CLI's sentence on stderr and exit status 130."""
-    import subprocess
-    import sys
-
     code = """
 import sys
 import genmol.cli as cli
