@@ -25,7 +25,7 @@ from flax import nnx
 from genmol.data.graph import GraphBatch
 from genmol.nn import Linear, create_encoder, scale_channels
 
-__all__ = ["SymphonyModel", "grid_log_weights"]
+__all__ = ["SymphonyModel", "combine_channels", "grid_log_weights"]
 
 
 @jax.custom_jvp
@@ -40,6 +40,13 @@ def _logaddexp_jvp(primals, tangents):
     (a, b), (da, db) = primals, tangents
     out = _logaddexp(a, b)
     return out, jnp.exp(a - out) * da + jnp.exp(b - out) * db
+
+
+def combine_channels(values: jax.Array, axis: int) -> jax.Array:
+    """The channels' log-sum-exp along ``axis`` (the model's log-density from its per-channel ones), as pairwise
+    finite logaddexps: one elementwise pass per extra channel (a reduction costs several passes over the grid)."""
+    parts = [jax.lax.index_in_dim(values, i, axis, keepdims=False) for i in range(values.shape[axis])]
+    return functools.reduce(_logaddexp, parts)
 
 
 def grid_log_weights(res_beta: int, res_alpha: int) -> jax.Array:
@@ -101,19 +108,24 @@ class SymphonyModel(nnx.Module):
         c = c.mul_to_axis(self.num_channels * self.num_radii)  # [G, C*R, s2]
         return c.reshape((c.shape[0], self.num_channels, self.num_radii, -1))
 
+    def position_channel_grid(self, coeffs: e3nn.IrrepsArray | jax.Array, res_beta: int | None = None,
+                              res_alpha: int | None = None) -> jax.Array:
+        """Values ``[..., num_channels, R, res_beta, res_alpha]`` on the S² grid of coefficients
+        ``[..., num_channels, R, s2_irreps]`` (any number ``R`` of radial bins): one log-density per channel."""
+        # fft=False: the longitude sum as a matmul over the 2·lmax + 1 orders, not an FFT over res_alpha points
+        # (3× faster for the grid and KL at paper size on CPU, experiments/benchmarks/symphony_packing.md)
+        if not isinstance(coeffs, e3nn.IrrepsArray):
+            coeffs = e3nn.IrrepsArray(self.s2_irreps, coeffs)
+        return e3nn.to_s2grid(coeffs, res_beta or self.res_beta, res_alpha or self.res_alpha,
+                              quadrature="gausslegendre", p_val=1, p_arg=-1, fft=False).grid_values
+
     def position_logits(self, batch: GraphBatch, focus: jax.Array, species: jax.Array,
                         res_beta: int | None = None, res_alpha: int | None = None,
                         max_edges_at: int | None = None) -> jax.Array:
         """Unnormalised log-density ``[G, num_radii, res_beta, res_alpha]`` on the S² grid (see
         :meth:`position_coefficients`)."""
         c = self.position_coefficients(batch, focus, species, max_edges_at)
-        # fft=False: the longitude sum as a matmul over the 2·lmax + 1 orders, not an FFT over res_alpha points
-        # (3× faster for the grid and KL at paper size on CPU, experiments/benchmarks/symphony_packing.md)
-        sig = e3nn.to_s2grid(c, res_beta or self.res_beta, res_alpha or self.res_alpha, quadrature="gausslegendre",
-                             p_val=1, p_arg=-1, fft=False)
-        # the channels' log-sum-exp as pairwise logaddexp: one elementwise pass over the grid per extra channel
-        # (a reduction over the 2 channels costs several passes over [G, C, R, B, A])
-        return functools.reduce(_logaddexp, [sig.grid_values[:, i] for i in range(sig.grid_values.shape[1])])
+        return combine_channels(self.position_channel_grid(c, res_beta, res_alpha), axis=1)
 
     def grid_vectors(self, res_beta: int | None = None, res_alpha: int | None = None) -> jax.Array:
         """Unit vectors of the S² grid, ``[res_beta, res_alpha, 3]``."""

@@ -40,7 +40,7 @@ from genmol.data.neighbors import radius_graph
 from genmol.data.molecules.qm9 import edm_split, load_qm9
 from genmol.errors import ConfigError
 from genmol.models.symphony.fragments import FragmentError, Ordering, nearest_neighbour_ordering, spanning_radii
-from genmol.models.symphony.loss import focus_species_kl, position_kl
+from genmol.models.symphony.loss import focus_species_kl, position_kl_from_coefficients, radial_support
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
 
 __all__ = ["SymphonyTask"]
@@ -84,6 +84,10 @@ class SymphonyTask:
         probe = [self._graph(-1, j) for j in range(512)]
         self._sizes = (np.array([g.num_nodes for g in probe]), np.array([g.num_edges for g in probe]))
         self.log_w = grid_log_weights(int(config.model.res_beta), int(config.model.res_alpha))
+        mc = config.model
+        #: radial bins that carry a target's radial weight (the position KL's cross term needs only these)
+        self.near_radii = radial_support(int(mc.num_radii), (float(mc.radius_max) - float(mc.radius_min)) /
+                                         max(int(mc.num_radii) - 1, 1), float(config.loss.radial_var))
         self.focus_weight = float(config.loss.get("focus_weight", 1.0))
         self.position_weight = float(config.loss.get("position_weight", 1.0))
         if min(self.focus_weight, self.position_weight) < 0 or not (self.focus_weight or self.position_weight):
@@ -206,11 +210,13 @@ class SymphonyTask:
             focus = jnp.cumsum(batch.n_node) - batch.n_node  # the focus is the first node of each fragment
             focus = jnp.clip(focus, 0, batch.positions.shape[0] - 1)
             # a focus receives at most (largest fragment − 1) edges: the encoder's last layer needs no more slots
-            logits = model.position_logits(batch, focus, batch.graph_features["target_species"],
-                                           max_edges_at=g * max(self.max_atoms - 1, 1))
+            coeffs = model.position_coefficients(batch, focus, batch.graph_features["target_species"],
+                                                 max_edges_at=g * max(self.max_atoms - 1, 1)).array
             lc = self.config.loss
-            pos_kl = position_kl(logits, batch.graph_features["target_position"], model.radii, self.log_w,
-                                 radial_var=float(lc.radial_var), beta=float(lc.beta), lmax=int(lc.target_lmax))
+            pos_kl = position_kl_from_coefficients(
+                coeffs, model.position_channel_grid, batch.graph_features["target_position"], model.radii,
+                self.log_w, near_radii=self.near_radii, radial_var=float(lc.radial_var), beta=float(lc.beta),
+                lmax=int(lc.target_lmax))
             pos_kl = jnp.where(stop, 0.0, pos_kl)
             out["position_kl"] = pos_kl
             total = total + self.position_weight * pos_kl

@@ -7,8 +7,9 @@ import numpy as np
 from flax import nnx
 
 from genmol.data.graph import Budget, pad_graphs
-from genmol.models.symphony.loss import focus_species_kl, position_kl, target_position_log_density
-from genmol.models.symphony.model import SymphonyModel, grid_log_weights
+from genmol.models.symphony.loss import (focus_species_kl, position_kl, position_kl_from_coefficients, radial_support,
+                                         target_position_log_density)
+from genmol.models.symphony.model import SymphonyModel, combine_channels, grid_log_weights
 from tests.helpers import random_molecule_graph, random_orthogonal, tiny_symphony_config
 
 
@@ -54,6 +55,50 @@ def test_position_kl_zero_at_target_and_positive_elsewhere():
     kw = dict(radial_var=1e-3, beta=10.0, lmax=4)
     np.testing.assert_allclose(position_kl(lq, t, radii, lw, **kw), 0.0, atol=1e-4)
     assert np.all(np.asarray(position_kl(lq[::-1], t, radii, lw, **kw)) > 1.0)
+
+
+def test_radial_support_keeps_every_bin_that_carries_target_weight():
+    """The bins left out of the KL's cross term weigh below e^-40 of the largest, for targets anywhere (between
+    bins, on one, beyond either end); Symphony's settings keep 4 of 64 bins, a wide target keeps more."""
+    assert radial_support(64, 1.1 / 63, 1e-5) == 4 and radial_support(64, 1.1 / 63, 1e-3) == 33
+    assert radial_support(3, 0.5, 1.0) == 3 and radial_support(1, 0.1, 1e-5) == 1
+    for num, lo, hi, var in ((64, 0.9, 2.0, 1e-5), (64, 0.9, 2.03, 1e-5), (32, 0.9, 2.0, 1e-3), (16, 1.0, 1.5, 4e-4)):
+        radii = np.linspace(lo, hi, num)
+        k = radial_support(num, (hi - lo) / (num - 1), var)
+        r = np.linspace(0.0, hi + 1.0, 4001)
+        log_w = -((radii[None] - r[:, None]) ** 2) / (2 * var)
+        ranked = np.sort(log_w, axis=1)[:, ::-1]
+        if k < num:
+            assert np.all(ranked[:, k] - ranked[:, 0] <= -40.0 + 1e-6), (num, var)
+
+
+def test_position_kl_from_coefficients_equals_the_kl_of_the_full_log_density():
+    """Same values and gradients as :func:`position_kl` on the channels' combined grid (random coefficients,
+    targets between bins, on a bin and beyond the last one)."""
+    model = _model()
+    g, c, r = 4, model.num_channels, model.num_radii
+    coeffs = jax.random.normal(jax.random.key(0), (g, c, r, model.s2_irreps.dim))
+    step = float(model.radii[1] - model.radii[0])
+    u = jax.random.normal(jax.random.key(1), (g, 3))
+    lengths = jnp.array([float(model.radii[3]) + 0.5 * step, float(model.radii[5]), float(model.radii[-1]) + 0.3, 1.2])
+    t = lengths[:, None] * u / jnp.linalg.norm(u, axis=-1, keepdims=True)
+    lw = grid_log_weights(model.res_beta, model.res_alpha)
+    kw = dict(radial_var=1e-5, beta=20.0, lmax=model.lmax)
+    k = radial_support(r, step, 1e-5)
+    assert k < r
+
+    def full(x):
+        return position_kl(combine_channels(model.position_channel_grid(x), axis=1), t, model.radii, lw, **kw)
+
+    def fast(x):
+        return position_kl_from_coefficients(x, model.position_channel_grid, t, model.radii, lw, near_radii=k, **kw)
+
+    np.testing.assert_allclose(fast(coeffs), full(coeffs), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jax.grad(lambda x: fast(x).sum())(coeffs), jax.grad(lambda x: full(x).sum())(coeffs),
+                               rtol=1e-4, atol=1e-6)
+    # too few bins for a target between two of them: the check is not vacuous
+    half = position_kl_from_coefficients(coeffs, model.position_channel_grid, t, model.radii, lw, near_radii=1, **kw)
+    assert float(jnp.abs(half - full(coeffs))[0]) > 1e-3
 
 
 def test_focus_kl():
