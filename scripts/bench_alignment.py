@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import platform
 
 import jax
-from benchtools import median_ms
+from benchtools import cpu_name, median_ms
 import jax.numpy as jnp
 
 from genmol.errors import run_script
@@ -32,7 +31,7 @@ def main():
     a = p.parse_args()
     lines = ["# Alignment-target benchmark\n",
              f"Command: `python scripts/bench_alignment.py --batch {a.batch} --reps {a.reps}`\n",
-             f"Machine: {platform.machine()}, {jax.device_count()} JAX CPU device(s), jax {jax.__version__}; "
+             f"Machine: {cpu_name()}, {jax.device_count()} JAX CPU device(s), jax {jax.__version__}; "
              f"float32, jitted `denoising_target` on a batch of {a.batch} clouds (σ = 0.5 Å), median of {a.reps}. "
              "Each time includes centring, the 3×3 cross-covariance, the SVD and applying the rotation.\n",
              "| points | " + " | ".join(f"{m} ms" for m in METHODS) + " | " +

@@ -20,12 +20,11 @@ Usage: python scripts/bench_encoders.py [--channels 32] [--layers 3] [--reps 10]
 from __future__ import annotations
 
 import argparse
-import platform
 
 import e3nn_jax as e3nn
 import flax.linen as linen
 import jax
-from benchtools import median_ms
+from benchtools import cpu_name, median_ms
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -148,7 +147,7 @@ def main():
     b = pad_graphs(graphs, budget)
     n_atoms, n_edges = int(b.node_mask.sum()), int(b.edge_mask.sum())
     arrays = [jnp.asarray(x) for x in (b.positions, b.species, b.senders, b.receivers, b.node_mask, b.edge_mask)]
-    machine = (f"Machine: {platform.processor() or platform.machine()}, {jax.device_count()} JAX CPU device(s), "
+    machine = (f"Machine: {cpu_name()}, {jax.device_count()} JAX CPU device(s), "
                f"jax {jax.__version__}, e3nn-jax {e3nn.__version__}. "
                f"Batch: {args.molecules} real QM9 molecules (random, seed 0), "
                f"{n_atoms} atoms ({n_atoms / args.molecules:.1f}/molecule), {n_edges} directed edges within 5 Å; "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 from flax import nnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchtools import median_ms  # noqa: E402
+from benchtools import cpu_name, median_ms  # noqa: E402
 
 from genmol.config import load_config  # noqa: E402
 from genmol.errors import run_script  # noqa: E402
@@ -144,7 +143,7 @@ def main():
     lines = [
         "# Jump simulator speed against OpenMM (same CPU, same run)", "",
         f"Command: `{cmd.strip()}`  ",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}, "
+        f"Machine: {cpu_name()}, jax {jax.__version__}, "
         f"{args.threads} threads for OpenMM ({omm.get('openmm_version', '?')}, platform {omm.get('platform', 'CPU')}); "
         f"model `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` ({steps} integration steps per "
         f"jump, path {cfg.model.path}). Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",

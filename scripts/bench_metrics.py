@@ -10,8 +10,6 @@ Usage: python scripts/bench_metrics.py [--posebusters 500] [--out FILE.md]
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from genmol.errors import run_script
 from genmol.eval.molecules import evaluate_molecules
 from genmol.eval.reference import reference_smiles
 from genmol.io.molecules import read_molecules
+from benchtools import cpu_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +50,7 @@ def main():
     text = "\n".join([
         "# Molecule-metric benchmark\n",
         f"Command: `python scripts/bench_metrics.py --posebusters {a.posebusters}`\n",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores; one process. Input: {a.file.split('/')[-1]} "
+        f"Machine: {cpu_name()}; one process. Input: {a.file.split('/')[-1]} "
         f"(10,000 G-SchNet samples from EDM, 18.6 atoms each). Novelty reference: {desc}.\n",
         "| metrics | molecules | seconds | molecules/s |", "|---|---|---|---|", *rows, "",
         "Values of that run: " + ", ".join(f"{k} {v:.4f}" for k, v in r.summary.items() if k != "n") + ".",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 from flax import nnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchtools import median_ms  # noqa: E402
+from benchtools import cpu_name, median_ms  # noqa: E402
 
 from genmol.config import load_config  # noqa: E402
 from genmol.data.proteins.batch import pad_proteins, random_crop_batch  # noqa: E402
@@ -96,7 +95,7 @@ def main():
           f"compile {step_compile:.1f} s", flush=True)
 
     lines = [
-        "", f"## Autoencoder speed ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        "", f"## Autoencoder speed ({time.strftime('%Y-%m-%d')}, {cpu_name()}, "
         f"{os.cpu_count()} cores, jax {jax.__version__})", "",
         f"Command: `python scripts/bench_ophiuchus.py --lengths {' '.join(map(str, args.lengths))} "
         f"--reps {args.reps}`. Config `configs/ophiuchus/proteins.py` (4 residues per latent node), random weights, "

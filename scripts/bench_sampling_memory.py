@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import tempfile
 import time
 
 from genmol.errors import run_script
+from benchtools import cpu_name  # noqa: E402
 
 
 def peak_rss(args: list[str]) -> tuple[float, float, str]:
@@ -52,7 +52,7 @@ def main():
             rows.append(f"| {batch} | {num} | {gb:.2f} | {wall:.0f} | {rate.group(1) if rate else '?'} |")
             print(rows[-1], flush=True)
     text = "\n".join([f"Command: `python scripts/bench_sampling_memory.py {' '.join(sys.argv[1:])}` (one run; "
-                      f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores).", "", *rows]) + "\n"
+                      f"{cpu_name()}).", "", *rows]) + "\n"
     print(text)
     if args.out:
         from genmol.io.atomic import atomic_write_text

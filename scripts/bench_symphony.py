@@ -25,7 +25,8 @@ With ``--sampling-cost ATOMS`` it only times sampling molecules grown to exactly
 compiled rate and the compilation.
 
 With ``--grid-cost`` it only times the S² grid and position KL (forward + backward) with the
-longitude sum by FFT and by a matmul over the orders, interleaved in one run.
+longitude sum by FFT and by a matmul over the orders, and as the training loss computes it from the
+coefficients, interleaved in one run.
 
 Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--num 1000 50]
                                         [--checkpoint DIR] [--save-samples FILE] [--out FILE.md]
@@ -39,7 +40,6 @@ Usage: python scripts/bench_symphony.py [--configs a.py b.py] [--steps 20] [--nu
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 
@@ -55,6 +55,7 @@ from genmol.models.symphony.generate import generate_molecules
 from genmol.models.symphony.settings import SamplingSettings
 from genmol.train.optim import create_optimizer
 from genmol.train.trainer import make_steps
+from benchtools import cpu_name  # noqa: E402
 
 
 def bench_training(config, steps: int) -> dict:
@@ -165,44 +166,51 @@ def bench_shard_vmap(config, steps: int, path: str) -> str:
 
 
 def bench_grid(config, steps: int, path: str) -> str:
-    """A table row: the S² grid and position KL (forward + backward) of a batch's graph slots, with the longitude
-    sum done by FFT and by a matmul over the orders (``e3nn.to_s2grid(fft=...)``), interleaved, medians."""
+    """A table row: the S² grid and position KL (forward + backward) of a batch's graph slots, interleaved,
+    medians: the full log-density ``[G, R, B, A]`` with the longitude sum by FFT and by a matmul over the orders
+    (``e3nn.to_s2grid(fft=...)``) and :func:`position_kl`, and the training loss's
+    :func:`position_kl_from_coefficients` (matmul; ``log Z`` over the channels' grids, the cross term at the
+    radial bins that carry the target's weight)."""
     import statistics
 
     import e3nn_jax as e3nn
     import jax.numpy as jnp
 
-    from genmol.models.symphony.loss import position_kl
-    from genmol.models.symphony.model import grid_log_weights
+    from genmol.models.symphony.loss import position_kl, position_kl_from_coefficients
+    from genmol.models.symphony.model import combine_channels
 
     m, lc = config.model, config.loss
     task = SymphonyTask(config)
+    model = task.create_model(nnx.Rngs(0))
     g = task.budget(int(config.train.batch_size)).max_graphs
-    irreps = e3nn.s2_irreps(int(m.position_lmax), p_val=1, p_arg=-1)
-    c = jax.random.normal(jax.random.key(0), (g, int(m.num_channels), int(m.num_radii), irreps.dim))
+    c = jax.random.normal(jax.random.key(0), (g, model.num_channels, model.num_radii, model.s2_irreps.dim))
     t = jax.random.normal(jax.random.key(1), (g, 3))
     t = 1.4 * t / jnp.linalg.norm(t, axis=-1, keepdims=True)
-    radii = jnp.linspace(float(m.radius_min), float(m.radius_max), int(m.num_radii))
-    log_w = grid_log_weights(int(m.res_beta), int(m.res_alpha))
+    kw = dict(radial_var=float(lc.radial_var), beta=float(lc.beta), lmax=int(lc.target_lmax))
 
-    def kl(c, fft):
-        sig = e3nn.to_s2grid(e3nn.IrrepsArray(irreps, c), int(m.res_beta), int(m.res_alpha),
+    def full(c, fft):
+        sig = e3nn.to_s2grid(e3nn.IrrepsArray(model.s2_irreps, c), model.res_beta, model.res_alpha,
                              quadrature="gausslegendre", p_val=1, p_arg=-1, fft=fft)
-        return position_kl(jax.nn.logsumexp(sig.grid_values, axis=1), t, radii, log_w, radial_var=float(lc.radial_var),
-                           beta=float(lc.beta), lmax=int(lc.target_lmax)).sum()
+        return position_kl(combine_channels(sig.grid_values, axis=1), t, model.radii, task.log_w, **kw).sum()
 
-    fns = {fft: jax.jit(jax.grad(lambda c, fft=fft: kl(c, fft))) for fft in (True, False)}
-    times = {fft: [] for fft in fns}
+    def near(c):
+        return position_kl_from_coefficients(c, model.position_channel_grid, t, model.radii, task.log_w,
+                                             near_radii=task.near_radii, **kw).sum()
+
+    fns = {"fft": jax.jit(jax.grad(lambda c: full(c, True))), "matmul": jax.jit(jax.grad(lambda c: full(c, False))),
+           "near": jax.jit(jax.grad(near))}
+    times = {name: [] for name in fns}
     for fn in fns.values():
         jax.block_until_ready(fn(c))
     for _ in range(steps):
-        for fft, fn in fns.items():
+        for name, fn in fns.items():
             t0 = time.perf_counter()
             jax.block_until_ready(fn(c))
-            times[fft].append(time.perf_counter() - t0)
-    ms = {fft: 1e3 * statistics.median(v) for fft, v in times.items()}
-    return (f"| {path} | {g} | {m.res_beta} × {m.res_alpha} | {m.position_lmax} | {ms[True]:.0f} | {ms[False]:.0f} | "
-            f"{ms[True] / ms[False]:.2f} |")
+            times[name].append(time.perf_counter() - t0)
+    ms = {name: 1e3 * statistics.median(v) for name, v in times.items()}
+    return (f"| {path} | {g} | {m.res_beta} × {m.res_alpha} | {m.position_lmax} | {ms['fft']:.0f} | "
+            f"{ms['matmul']:.0f} | {ms['near']:.0f} ({task.near_radii} of {model.num_radii}) | "
+            f"{ms['fft'] / ms['matmul']:.2f} | {ms['matmul'] / ms['near']:.2f} |")
 
 
 def bench_sampling(config, path: str, num: int, batch: int, atoms: int) -> str:
@@ -313,11 +321,11 @@ def main():
     ap.add_argument("--sampling-cost", type=int, default=0, metavar="ATOMS",
                     help="only time sampling molecules of ATOMS atoms (random weights, min_atoms) per config")
     ap.add_argument("--grid-cost", action="store_true",
-                    help="only time the S² grid and position KL with the FFT and with a matmul over the orders")
+                    help="only time the S² grid and position KL: FFT, matmul, and from the coefficients")
     ap.add_argument("--packing-cost", action="store_true",
                     help="only time the training step with fixed and with dynamic fragment packing")
     args = ap.parse_args()
-    machine = (f"Machine: {platform.processor() or platform.machine()}, "
+    machine = (f"Machine: {cpu_name()}, "
                f"{jax.device_count()} {jax.default_backend()} device(s), jax {jax.__version__}.\n")
     if args.shard_vmap_cost:
         rows = []
@@ -348,11 +356,12 @@ def main():
             rows.append(bench_grid(load_config(path, ["data.source='embedded'", "data.split='all'"]), args.steps,
                                    path))
             print(rows[-1], flush=True)
-        lines = ["# Symphony: the S² grid and position KL with and without FFT\n",
+        lines = ["# Symphony: the S² grid and position KL: FFT, matmul, and from the coefficients\n",
                  f"Command: `python scripts/bench_symphony.py {' '.join(sys.argv[1:])}` (one run, interleaved, "
                  "medians; forward + backward).\n", machine,
-                 "| config | graph slots | grid | lmax | FFT ms | matmul ms | FFT / matmul |",
-                 "|---|---|---|---|---|---|---|", *rows]
+                 "| config | graph slots | grid | lmax | FFT ms | matmul ms | from coefficients ms (near radii) | "
+                 "FFT / matmul | matmul / from coefficients |",
+                 "|---|---|---|---|---|---|---|---|---|", *rows]
     elif args.packing_cost:
         rows = []
         for path in args.configs:

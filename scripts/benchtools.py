@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 
@@ -17,3 +19,21 @@ def median_ms(fn, *args, reps: int) -> float:
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - t)
     return 1e3 * statistics.median(times)
+
+
+def cpu_name() -> str:
+    """The CPU's model name, its core count and the vector extensions that change JAX's CPU speed (AVX-512,
+    AMX, bfloat16 support), e.g. ``"AMD EPYC, 2 cores, avx2"``: absolute times differ several-fold between
+    machines, so every benchmark file names the one it ran on (compare ratios measured in one run)."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    ext = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+    return f"{name}, {os.cpu_count()} cores" + (f", {' '.join(ext)}" if ext else "")
