@@ -13,7 +13,14 @@ Nothing is written to the run directory before the model, optimizer and warm sta
 so a wrong config leaves no empty folder behind.
 
 Config fields used: ``seed``; ``train.{steps, batch_size, log_every, checkpoint_every,
-keep_checkpoints, eval_every, ema_decay, init_from}``; ``optim.*`` (:mod:`genmol.train.optim`).
+keep_checkpoints, eval_every, ema_decay, ema_warmup, init_from}``; ``optim.*`` (:mod:`genmol.train.optim`).
+
+EMA: ``e_{t+1} = d_t e_t + (1 − d_t) p_{t+1}`` from ``e_0 = p_0``, with ``d_t = ema_decay``, or with
+``train.ema_warmup`` ``d_t = min(ema_decay, (1 + t) / (10 + t))`` (``t`` counts this run's steps from 0; the
+num_updates rule of TensorFlow's ``ExponentialMovingAverage``). Without the warm-up the EMA keeps
+``ema_decay^steps`` of the starting weights — 13.5 % after 2,000 steps at 0.999 — which for a freshly initialised
+model (or part of one, ``--init-fresh``) is an untrained network averaged in; the trainer says so at the start
+of such a run.
 """
 
 from __future__ import annotations
@@ -105,7 +112,8 @@ class _Prefetcher:
         self._stop.set()
 
 
-def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float, squeeze_single_shard: bool = True):
+def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float, squeeze_single_shard: bool = True,
+               ema_warmup: bool = False):
     """``(train_step(state, batch, rng) -> (state, metrics), eval_step(params, batch, rng) -> (sums, count))``,
     unjitted; ``batch`` is stacked over local shards (leading axis ``[S, ...]``).
 
@@ -134,7 +142,11 @@ def make_steps(task: Task, graphdef, template, rest, tx, ema_decay: float, squee
         params = optax.apply_updates(state["params"], updates)
         new = dict(state, params=params, opt_state=opt_state, step=state["step"] + 1)
         if ema_decay > 0:
-            new["ema"] = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, state["ema"], params)
+            d = ema_decay
+            if ema_warmup:
+                t = state["step"].astype(jnp.float32)
+                d = jnp.minimum(ema_decay, (1.0 + t) / (10.0 + t))
+            new["ema"] = jax.tree.map(lambda e, p: d * e + (1 - d) * p, state["ema"], params)
         metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
         return new, metrics
 
@@ -263,7 +275,12 @@ def train_and_evaluate(
         atomic_write_text(workdir / INIT_FROM_FILE, json.dumps(init_record, indent=2) + "\n")
     writer = MetricWriter(workdir, resume_step=start if resume else None)
 
-    train_step, eval_step = make_steps(task, graphdef, template, rest, tx, ema_decay)
+    ema_warmup = bool(tc.get("ema_warmup", False))
+    if ema_decay > 0 and not ema_warmup and not restoring and ema_decay ** (total - start) > 0.01:
+        log(f"note: train.ema_decay={ema_decay} over {total - start} steps keeps "
+            f"{100 * ema_decay ** (total - start):.0f} % of the starting weights in the EMA (the weights exported by "
+            "default); set train.ema_warmup=True, or export with --no-ema")
+    train_step, eval_step = make_steps(task, graphdef, template, rest, tx, ema_decay, ema_warmup=ema_warmup)
     train_step = jax.jit(train_step, donate_argnums=(0,))
     eval_step = jax.jit(eval_step)
     base_key = jax.random.key(int(config.seed))

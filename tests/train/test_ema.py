@@ -1,4 +1,7 @@
-"""Parameter EMA: the weights the trainer keeps are the recursion e_{t+1} = d e_t + (1-d) p_{t+1}, e_0 = p_0."""
+"""Parameter EMA: the weights the trainer keeps are the recursion e_{t+1} = d_t e_t + (1-d_t) p_{t+1}, e_0 = p_0,
+with d_t = ema_decay, or min(ema_decay, (1 + t) / (10 + t)) with ``train.ema_warmup``."""
+
+import pytest
 
 import jax
 import jax.numpy as jnp
@@ -21,13 +24,18 @@ def _leaves(tree):
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
-def test_ema_is_the_exponential_moving_average_of_the_step_parameters(tmp_path):
+@pytest.mark.parametrize("warmup", [False, True])
+def test_ema_is_the_exponential_moving_average_of_the_step_parameters(tmp_path, warmup):
     cfg = load_config(ROOT / "configs" / "property" / "test.py",
                       [f"train.ema_decay={DECAY}", f"train.steps={STEPS}", "train.checkpoint_every=1",
+                       f"train.ema_warmup={warmup}",
                        f"train.keep_checkpoints={STEPS}", "optim.learning_rate=1e-2", "optim.schedule='constant'",
                        "data.limit=24", "data.num_valid=8"])
     task = PropertyTask(cfg)
-    result = train_and_evaluate(task, cfg, tmp_path, progress=False)
+    notes = []
+    result = train_and_evaluate(task, cfg, tmp_path, progress=False, log=notes.append)
+    # 0.7³ = 34 % of the initial weights stay in a plain EMA: the run says so, unless the warm-up is on
+    assert any("keeps 34 % of the starting weights" in n for n in notes) != warmup, notes
 
     # p_0: the initial parameters, built as the trainer builds them (the config's seed)
     p0 = nnx.to_pure_dict(nnx.state(task.create_model(nnx.Rngs(int(cfg.seed))), nnx.Param))
@@ -46,7 +54,8 @@ def test_ema_is_the_exponential_moving_average_of_the_step_parameters(tmp_path):
         p = _leaves(stored[t]["params"])
         assert max(np.abs(a - b).max() for a, b in zip(p, prev_p)) > 1e-4  # the parameters really move each step
         prev_p = p
-        expected = [DECAY * e + (1 - DECAY) * q for e, q in zip(expected, p)]
+        d = min(DECAY, t / (9.0 + t)) if warmup else DECAY  # (1 + t') / (10 + t') with t' = t - 1 steps before
+        expected = [d * e + (1 - d) * q for e, q in zip(expected, p)]
         got = _leaves(stored[t]["ema"])
         assert len(got) == len(expected)
         for g, e in zip(got, expected):
