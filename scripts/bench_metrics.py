@@ -17,7 +17,7 @@ from genmol.errors import run_script
 from genmol.eval.molecules import evaluate_molecules
 from genmol.eval.reference import reference_smiles
 from genmol.io.molecules import read_molecules
-from benchtools import cpu_name  # noqa: E402
+from benchtools import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 

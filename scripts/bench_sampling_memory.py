@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from genmol.errors import run_script
-from benchtools import cpu_name  # noqa: E402
+from benchtools import cpu_name
 
 
 def peak_rss(args: list[str]) -> tuple[float, float, str]:

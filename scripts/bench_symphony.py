@@ -55,7 +55,7 @@ from genmol.models.symphony.generate import generate_molecules
 from genmol.models.symphony.settings import SamplingSettings
 from genmol.train.optim import create_optimizer
 from genmol.train.trainer import make_steps
-from benchtools import cpu_name  # noqa: E402
+from benchtools import cpu_name
 
 
 def bench_training(config, steps: int) -> dict:
