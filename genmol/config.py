@@ -19,11 +19,11 @@ import ml_collections
 from genmol.errors import ConfigError
 from genmol.io.atomic import atomic_write_text
 
-__all__ = ["load_config", "apply_overrides", "save_config", "read_config_json"]
+__all__ = ["TRAIN_DEFAULTS", "load_config", "apply_overrides", "save_config", "read_config_json"]
 
 
 #: trainer options a config's ``train`` section gets when it does not set them (genmol.train.trainer)
-_TRAIN_DEFAULTS = {"ema_warmup": False}
+TRAIN_DEFAULTS = {"ema_warmup": False}
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ml_collections.ConfigDict:
@@ -42,7 +42,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     config = module.get_config()
     train = config.get("train") if isinstance(config, ml_collections.ConfigDict) else None
     if isinstance(train, ml_collections.ConfigDict):  # trainer options added after most configs were written
-        for key, value in _TRAIN_DEFAULTS.items():
+        for key, value in TRAIN_DEFAULTS.items():
             if key not in train:
                 train[key] = value
     return apply_overrides(config, overrides or [])

@@ -43,7 +43,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
-from genmol.config import save_config
+from genmol.config import TRAIN_DEFAULTS, save_config
 from genmol.io.atomic import atomic_write_text
 from genmol.data.graph import stack_batches
 from genmol.errors import ConfigError, GenmolError, Interrupted, TrainingDiverged
@@ -275,7 +275,7 @@ def train_and_evaluate(
         atomic_write_text(workdir / INIT_FROM_FILE, json.dumps(init_record, indent=2) + "\n")
     writer = MetricWriter(workdir, resume_step=start if resume else None)
 
-    ema_warmup = bool(tc.get("ema_warmup", False))
+    ema_warmup = bool(tc.get("ema_warmup", TRAIN_DEFAULTS["ema_warmup"]))
     if ema_decay > 0 and not ema_warmup and not restoring and ema_decay ** (total - start) > 0.01:
         log(f"note: train.ema_decay={ema_decay} over {total - start} steps keeps "
             f"{100 * ema_decay ** (total - start):.0f} % of the starting weights in the EMA (the weights exported by "
