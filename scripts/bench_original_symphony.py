@@ -1,4 +1,4 @@
-"""Time the ORIGINAL Symphony training step (Daigavane et al., ICLR 2024) on this machine.
+"""Time the ORIGINAL Symphony training step or sampling (Daigavane et al., ICLR 2024) on this machine.
 
 What it measures: the original's own ``symphony.train.train_step`` (forward + backward of its
 ``loss.generation_loss`` + its Adam update from ``train.create_optimizer``, float32, ``jax.pmap``
@@ -26,6 +26,35 @@ from genmol's ``data/qm9/qm9_subset_2000.extxyz`` (2,000 molecules; ``--data`` t
 max_radius 2.03 Å, seed 0), which writes a tf.data fragment file that the original's
 ``input_pipeline_tf.get_datasets`` reads back.
 
+With ``--sampling N`` it instead times the original's molecule generation: its own
+``analyses/generate_molecules.py::generate_molecules`` (the entry point of its QM9 generation
+scripts ``sweep_scripts/generate_molecules*.sh``), called unchanged, with their settings: start from
+one H atom (``--init=H``; the flag's default "C" is not what the scripts use), focus/species and
+position inverse temperatures 1 (``--fait=1 --pit=1``), ``--num_seeds_per_chunk=25`` (``--chunk``).
+How it samples: one ``jax.jit`` over all ``N`` seeds that ``jax.lax.map``s over chunks of
+``--chunk`` seeds, ``jax.vmap``s over the seeds of a chunk, and ``jax.lax.scan``s ``max_num_atoms``
+growth steps per seed; every step calls the eval-mode model (``models.create_model(config,
+run_in_evaluation_mode=True)``) on the whole padded fragment (``max_num_atoms + 1`` node slots,
+``(max_num_atoms + 1)**2`` edge slots, edges rebuilt from a dense distance matrix) -- nothing is
+cached between steps -- and, vmapped, its ``lax.cond`` on the stop flag computes both branches, so a
+molecule always costs ``max_num_atoms`` full model calls whether or not it stopped. Random weights
+would stop anywhere, so the size is forced: ``max_num_atoms = --atoms`` minus the start atoms (24
+growth steps from the H atom for ``--atoms 25``; the scripts use 35) and the model's sampled
+``stop`` is replaced by False after each call (the original already samples focus and species
+conditioned on not stopping, so nothing else changes); every molecule then has exactly ``--atoms``
+atoms (read back from the original's output database). Workarounds, nothing else changed:
+``analysis.load_model_at_step`` (which reads ``checkpoints/params_<step>.pkl`` and ``config.yml``
+from a workdir) is replaced by one returning the ``--preset`` config, the eval-mode model wrapped to
+never stop, and random parameters (its ``init`` on the padded H fragment, seed ``config.rng_seed``;
+its jit compiles the eval-mode model once more, reported as "init", not part of the measurement);
+its output (one .xyz per molecule and an ASE database) goes to the scratch dir; its ``time.time()``
+(which brackets its own ``chunk_and_apply.lower(...).compile()``, the compile time it logs) and its
+``tqdm.tqdm`` (its first call after the generation call, where this script blocks until the
+generated fragments are ready) are wrapped to take timestamps. Prints the compile time (the
+original's own AOT lower + compile), the generation time of the ``N`` molecules (``N`` a multiple of
+``--chunk``; the compiled executable is reused), molecules/s and the mean atoms per molecule. The
+output files' writing is not timed.
+
 Setup (once; only PyPI is reachable, so nequip-jax / mace-jax / allegro-jax -- git-only deps of the
 original, not on PyPI -- are installed from source snapshots; mace/allegro are only imported, unused):
 
@@ -42,6 +71,8 @@ original, not on PyPI -- are installed from source snapshots; mace/allegro are o
 Usage:
     /work/orig_symphony/venv/bin/python scripts/bench_original_symphony.py --src /work/orig_symphony/src \\
         [--steps 12] [--preset paper|config] [--molecules 150] [--data data/qm9/qm9_subset_2000.extxyz]
+    /work/orig_symphony/venv/bin/python scripts/bench_original_symphony.py --src /work/orig_symphony/src \\
+        --sampling 50 [--atoms 25] [--chunk 25] [--preset paper|config]
 """
 
 from __future__ import annotations
@@ -66,7 +97,14 @@ def parse_args():
     p.add_argument("--molecules", type=int, default=150, help="QM9 molecules to fragment")
     p.add_argument("--data", default=str(REPO / "data" / "qm9" / "qm9_subset_2000.extxyz"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workdir", default=None, help="scratch dir (fragment files); default: a temp dir")
+    p.add_argument("--workdir", default=None,
+                   help="scratch dir (fragment files, generated molecules); default: a temp dir")
+    p.add_argument("--sampling", type=int, default=0, metavar="N",
+                   help="time the original's generation of N molecules instead of training (N a multiple of --chunk)")
+    p.add_argument("--atoms", type=int, default=25, help="atoms per generated molecule (forced; --sampling)")
+    p.add_argument("--chunk", type=int, default=25,
+                   help="seeds vmapped together (the original's --num_seeds_per_chunk; its QM9 scripts use 25)")
+    p.add_argument("--init", default="H", help="starting fragment (the original's --init; its QM9 scripts use H)")
     return p.parse_args()
 
 
@@ -85,17 +123,8 @@ def paper_overrides(config) -> None:
     config.learning_rate = 0.0005
 
 
-def main() -> None:
-    args = parse_args()
-    src = str(Path(args.src).resolve())
-    data = str(Path(args.data).resolve())
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # symphony/train.py makes ./logging_outputs at import, and the fragments go to disk: work in scratch.
-    workdir = args.workdir or tempfile.mkdtemp(prefix="orig_symphony_bench_")
-    os.makedirs(workdir, exist_ok=True)
-    os.chdir(workdir)
-    sys.path.insert(0, src)
-
+def bench_training(args, workdir: str, data: str) -> None:
+    """Times the original's train_step (the default mode; see the module docstring)."""
     import ase.io
     import flax
     import jax
@@ -202,6 +231,132 @@ def main() -> None:
         print(f"  median step: {med * 1e3:.1f} ms (mean {statistics.mean(timed) * 1e3:.1f} ms, "
               f"min {min(timed) * 1e3:.1f}, max {max(timed) * 1e3:.1f})")
         print(f"  real fragments/step: {frags:.2f}; fragments/s: {frags / med:.1f}")
+
+
+
+class _NeverStop:
+    """The original's eval-mode model (a ``hk.Transformed``) with its sampled ``stop`` replaced by False.
+
+    Its ``get_evaluation_predictions`` samples focus and species from their distribution renormalised by
+    ``1 - stop_probs``, i.e. conditioned on not stopping, so only the stop flag changes."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def apply(self, *args, **kwargs):
+        import jax.numpy as jnp
+
+        pred = self._model.apply(*args, **kwargs)
+        return pred._replace(globals=pred.globals._replace(stop=jnp.zeros_like(pred.globals.stop)))
+
+
+def bench_sampling(args, workdir: str) -> None:
+    """Times the original's ``analyses.generate_molecules.generate_molecules`` (see the module docstring)."""
+    import ase.db
+    import jax
+    import jraph
+    import ml_collections
+    import numpy as np
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING)
+
+    from analyses import analysis
+    from analyses import generate_molecules as gen
+    from configs.qm9 import e3schnet_and_nequip
+    from symphony import models
+    from symphony.data import input_pipeline
+
+    num, chunk = int(args.sampling), int(args.chunk)
+    if num % chunk:
+        raise SystemExit(f"--sampling ({num}) must be a multiple of --chunk ({chunk}), as the original requires")
+    config = e3schnet_and_nequip.get_config()
+    if args.preset == "paper":
+        paper_overrides(config)
+    init_molecule, _ = analysis.construct_molecule(args.init)
+    max_num_atoms = int(args.atoms) - len(init_molecule)  # growth steps: the original's --max_num_atoms
+    fait = pit = 1.0  # --fait=1 --pit=1 in the original's QM9 generation scripts
+
+    # ---- random parameters: init of the eval-mode model on the start fragment, padded as the original pads it
+    model = models.create_model(config, run_in_evaluation_mode=True)
+    fragment = input_pipeline.ase_atoms_to_jraph_graph(init_molecule, models.ATOMIC_NUMBERS, config.nn_cutoff)
+    fragment = jraph.pad_with_graphs(fragment, n_node=max_num_atoms + 1, n_edge=(max_num_atoms + 1) ** 2, n_graph=2)
+    rng = jax.random.PRNGKey(config.rng_seed)
+    rng, _ = jax.random.split(rng)
+    rng, init_rng = jax.random.split(rng)
+    t0 = time.perf_counter()
+    params = jax.jit(model.init)(init_rng, fragment, fait, pit)
+    jax.block_until_ready(params)
+    init_s = time.perf_counter() - t0
+    n_params = sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(params))
+
+    # ---- workarounds (module docstring): no checkpoint, never stop, timestamps around its compile and its run
+    def load_model_at_step(workdir, step, run_in_evaluation_mode, res_alpha=None, res_beta=None):
+        assert run_in_evaluation_mode and res_alpha is None and res_beta is None
+        return _NeverStop(model), params, ml_collections.ConfigDict(config.to_dict())
+
+    marks = {"time": []}
+
+    class _Clock:  # gen's ``time``: its two time.time() calls bracket chunk_and_apply.lower(...).compile()
+        @staticmethod
+        def time():
+            marks["time"].append(time.perf_counter())
+            return time.time()
+
+    class _Progress:  # gen's ``tqdm``: tqdm.tqdm(seeds) is its first call after the generation call
+        @staticmethod
+        def tqdm(iterable, *a, **k):
+            jax.block_until_ready(sys._getframe(1).f_locals["final_padded_fragments"])
+            marks["generated"] = time.perf_counter()
+            return iterable
+
+    analysis.load_model_at_step = load_model_at_step
+    gen.time, gen.tqdm = _Clock, _Progress
+    outputdir = os.path.join(workdir, "generated")
+    t0 = time.perf_counter()
+    gen.generate_molecules(
+        workdir=os.path.join(workdir, "workdirs", "random_weights"), outputdir=outputdir,
+        focus_and_atom_type_inverse_temperature=fait, position_inverse_temperature=pit, step="best",
+        num_seeds=num, num_seeds_per_chunk=chunk, init_molecules=args.init, max_num_atoms=max_num_atoms,
+        visualize=False,
+    )
+    total_s = time.perf_counter() - t0
+    compile_s = marks["time"][1] - marks["time"][0]
+    generate_s = marks["generated"] - marks["time"][1]
+    dbs = list(Path(outputdir).rglob("*.db"))
+    assert len(dbs) == 1, dbs
+    with ase.db.connect(str(dbs[0])) as db:
+        sizes = [row.natoms for row in db.select()]
+    assert len(sizes) == num, (len(sizes), num)
+    fmt = dict(jax=jax.__version__, devices=jax.devices())
+    tp = config.target_position_predictor
+
+    print(f"original Symphony (iclr_2024_final) sampling, preset={args.preset}, {fmt}")
+    print(f"  analyses.generate_molecules: init {args.init}, max_num_atoms {max_num_atoms} (stop ignored), "
+          f"fait {fait:g}, pit {pit:g}, {num} seeds in chunks of {chunk} (vmapped); "
+          f"grid {tp.res_beta} x {tp.res_alpha}, {tp.num_radii} radii")
+    print(f"  params: {n_params:,} (random); init {init_s:.1f} s")
+    print(f"  compile (its lower + compile): {compile_s:.1f} s")
+    print(f"  generation: {generate_s:.1f} s for {num} molecules -> {num / generate_s:.3f} molecules/s "
+          f"({generate_s / num:.2f} s/molecule)")
+    print(f"  atoms per molecule: mean {np.mean(sizes):.1f} (min {min(sizes)}, max {max(sizes)})")
+    print(f"  whole call (incl. compile, output files): {total_s:.1f} s; output: {dbs[0]}")
+
+
+def main() -> None:
+    args = parse_args()
+    src = str(Path(args.src).resolve())
+    data = str(Path(args.data).resolve())
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # symphony/train.py makes ./logging_outputs at import, and the fragments go to disk: work in scratch.
+    workdir = str(Path(args.workdir or tempfile.mkdtemp(prefix="orig_symphony_bench_")).resolve())
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    sys.path.insert(0, src)
+    if args.sampling:
+        bench_sampling(args, workdir)
+    else:
+        bench_training(args, workdir, data)
 
 
 if __name__ == "__main__":
