@@ -63,9 +63,13 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
 
     Fields: ``name, channels, lmax, num_interactions, cutoff (Å), num_basis, radial_hidden,
     avg_num_neighbors, num_species | irreps_in, radial_basis, envelope, filter,
-    self_connection, activation, norm, output_irreps, conv, mmax, matmul_dtype`` (``output_irreps`` ``None``:
+    self_connection, activation, norm, output_irreps, conv, mmax, matmul_dtype, embedding_residual``
+    (``output_irreps`` ``None``:
     ``channels x (0e+1o+...+lmax)``; ``conv`` ``"cg"`` or ``"so2"``, ``mmax`` ``None``: ``lmax``;
-    ``matmul_dtype`` ``"float32"`` or ``"bfloat16"``: the operands of the ``so2`` per-order maps).
+    ``matmul_dtype`` ``"float32"`` or ``"bfloat16"``: the operands of the ``so2`` per-order maps;
+    ``embedding_residual``: the first interaction is residual too, its scalar input added to the output's scalars,
+    as in the original Symphony's E3SchNet: without it, and without ``self_connection``, a node with no
+    neighbours, e.g. the one-atom seed of a sampled molecule, has the same features whatever its species).
     ``norm``: ``"none"`` or ``"rms"`` (:class:`~genmol.nn.norm.EquivariantRMSNorm` after every
     interaction).
     """
@@ -84,6 +88,7 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
     c.conv = "cg"
     c.mmax = ml_collections.FieldReference(None, field_type=int)
     c.matmul_dtype = "float32"
+    c.embedding_residual = False
     c.num_species = 5
     c.irreps_in = ml_collections.FieldReference(None, field_type=str)
     c.output_irreps = ml_collections.FieldReference(None, field_type=str)
@@ -130,6 +135,7 @@ class Encoder(nnx.Module):
                 self_connection=bool(config.self_connection), act=ACTIVATIONS[config.activation],
                 avg_num_neighbors=float(config.avg_num_neighbors), rngs=rngs,
                 conv=self.conv, mmax=config.get("mmax"), matmul_dtype=str(config.get("matmul_dtype", "float32")),
+                residual="pad" if config.get("embedding_residual", False) else "same",
             )
             layers.append(layer)
             irreps = layer.irreps_out

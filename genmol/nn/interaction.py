@@ -65,6 +65,10 @@ class Interaction(nnx.Module):
         conv: ``"cg"`` (tensor product with the edge's spherical harmonics) or ``"so2"`` (module docstring).
         mmax: highest order of the SO(2) convolution (default: every order, ``sh_lmax``).
         matmul_dtype: operand type of the SO(2) convolution's per-order maps (``"float32"`` or ``"bfloat16"``).
+        residual: ``"same"``: add the input to the output when their irreps are equal; ``"pad"``: also when the
+            input's irreps are a part of the output's, zeros in the others (the original Symphony's E3SchNet lifts
+            its embedding into the latent irreps so that every interaction is residual; without it an isolated
+            node's output does not depend on its species).
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class Interaction(nnx.Module):
         conv: str = "cg",
         mmax: int | None = None,
         matmul_dtype: str = "float32",
+        residual: str = "same",
     ):
         if filter not in ("channel", "path"):
             raise ConfigError(f"filter must be 'channel' or 'path', got {filter!r}")
@@ -115,7 +120,14 @@ class Interaction(nnx.Module):
         gate_in = _gate_irreps(self.irreps_out)
         self.post = Linear(self.msg_irreps, gate_in, biases=True, rngs=rngs)
         self.self_connection = Linear(self.irreps_in, gate_in, rngs=rngs) if self_connection else None
-        self.residual = self.irreps_in == self.irreps_out
+        if residual not in ("same", "pad"):
+            raise ConfigError(f"residual must be 'same' or 'pad', got {residual!r}")
+        if residual == "pad":
+            out = {ir: mul for mul, ir in self.irreps_out.simplify()}
+            if any(out.get(ir) != mul for mul, ir in self.irreps_in.simplify()):
+                raise ConfigError(f"residual='pad' needs every irrep of {self.irreps_in} in {self.irreps_out} "
+                                  "with the same multiplicity")
+        self.residual = self.irreps_in == self.irreps_out or residual == "pad"
 
     def __call__(
         self,
@@ -155,5 +167,12 @@ class Interaction(nnx.Module):
         y = e3nn.gate(y, even_act=self.act, odd_act=e3nn.soft_odd, even_gate_act=jax.nn.sigmoid,
                       odd_gate_act=jnp.tanh)
         if self.residual:
-            y = y + x
+            y = y + (x if x.irreps == y.irreps else _pad(x, y.irreps))
         return y
+
+
+def _pad(x: e3nn.IrrepsArray, irreps: e3nn.Irreps) -> e3nn.IrrepsArray:
+    """``x`` laid out as ``irreps``: each of ``x``'s irreps in its slot, zeros in the others."""
+    x = x.simplify()
+    src = {(mul, ir): c for (mul, ir), c in zip(x.irreps, x.chunks)}
+    return e3nn.from_chunks(irreps, [src.get((mul, ir)) for mul, ir in irreps], x.shape[:-1], x.dtype)

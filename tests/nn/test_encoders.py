@@ -12,8 +12,9 @@ from genmol.nn import create_encoder, encoder_config
 from tests.helpers import random_molecule_graph, random_orthogonal
 
 CASES = [("e3schnet", 2), ("nequip", 2), ("e3schnet", 5), ("nequip", 5), ("nequip+rms", 3), ("nequip+so2", 3),
-         ("e3schnet+so2", 2), ("nequip+so2m1", 4)]
-SUFFIXES = {"+rms": dict(norm="rms"), "+so2": dict(conv="so2"), "+so2m1": dict(conv="so2", mmax=1)}
+         ("e3schnet+so2", 2), ("nequip+so2m1", 4), ("e3schnet+res", 2)]
+SUFFIXES = {"+rms": dict(norm="rms"), "+so2": dict(conv="so2"), "+so2m1": dict(conv="so2", mmax=1),
+            "+res": dict(embedding_residual=True)}
 
 
 def _encoder(name, lmax, **kw):
@@ -62,7 +63,7 @@ def test_translation_invariance(name, lmax):
     np.testing.assert_allclose(out_t.array, out.array, atol=2e-5)
 
 
-@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:6])
+@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:6] + CASES[8:])
 def test_permutation_equivariance(name, lmax):
     enc = _encoder(name, lmax)
     g = random_molecule_graph(2)
@@ -76,7 +77,7 @@ def test_permutation_equivariance(name, lmax):
     np.testing.assert_allclose(out_p.array, out.array[perm], atol=1e-5)
 
 
-@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:6])
+@pytest.mark.parametrize("name,lmax", CASES[:2] + CASES[4:6] + CASES[8:])
 def test_padding_changes_nothing(name, lmax):
     enc = _encoder(name, lmax)
     graphs = [random_molecule_graph(s, n=n) for s, n in [(3, 9), (4, 14)]]
@@ -155,3 +156,27 @@ def test_features_at_chosen_nodes_equal_the_full_encoders_rows(name, lmax):
     at = nnx.jit(lambda enc, *a: enc(*a, at=nodes, max_edges_at=len(nodes) * degree))(enc, *args)
     np.testing.assert_allclose(np.asarray(at.array), np.asarray(full.array[nodes]), atol=1e-5, rtol=1e-5)
     assert float(jnp.abs(at.array[:4]).max()) > 1e-3 and float(jnp.abs(at.array[4]).max()) == 0.0
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_an_isolated_nodes_features_know_its_species_only_with_the_embedding_residual(residual):
+    """E3SchNet's first interaction maps the scalar embedding to more irreps, so it is not residual; with no
+    neighbours its output is then the same for every species (the one-atom seed of a sampled molecule: the
+    focus head cannot tell an H seed from a C seed). ``embedding_residual`` adds the embedding back, as the
+    original Symphony's E3SchNet does."""
+    enc = create_encoder(encoder_config("e3schnet", channels=8, lmax=2, num_interactions=2,
+                                        embedding_residual=residual), rngs=nnx.Rngs(1))
+    pos = jnp.zeros((5, 3))
+    out = _apply(enc, pos, jnp.arange(5), jnp.zeros(1, jnp.int32), jnp.zeros(1, jnp.int32), jnp.ones(5, bool),
+                 jnp.zeros(1, bool)).array  # five isolated atoms of five species
+    spread = float(jnp.abs(out - out[:1]).max())
+    assert (spread > 1e-3) if residual else (spread < 1e-6), spread
+
+
+def test_embedding_residual_needs_the_input_irreps_in_the_output():
+    from genmol.errors import ConfigError
+    from genmol.nn.interaction import Interaction
+
+    with pytest.raises(ConfigError, match="residual='pad'"):
+        Interaction("8x0e + 8x1o", "4x0e + 8x1o", sh_lmax=1, num_basis=4, radial_hidden=[8], filter="channel",
+                    self_connection=False, act=jax.nn.silu, avg_num_neighbors=1.0, rngs=nnx.Rngs(0), residual="pad")
