@@ -123,6 +123,24 @@ def paper_overrides(config) -> None:
     config.learning_rate = 0.0005
 
 
+def original_config(preset: str):
+    """The original's QM9 config (``configs/qm9/e3schnet_and_nequip.py``), with :func:`paper_overrides` for
+    ``preset == "paper"``; needs ``--src`` on ``sys.path``."""
+    from configs.qm9 import e3schnet_and_nequip
+
+    config = e3schnet_and_nequip.get_config()
+    if preset == "paper":
+        paper_overrides(config)
+    return config
+
+
+def count_params(params) -> int:
+    import jax
+    import numpy as np
+
+    return sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(params))
+
+
 def bench_training(args, workdir: str, data: str) -> None:
     """Times the original's train_step (the default mode; see the module docstring)."""
     import ase.io
@@ -138,15 +156,12 @@ def bench_training(args, workdir: str, data: str) -> None:
     tf.config.experimental.set_visible_devices([], "GPU")  # as symphony/__main__.py
     absl_logging.set_verbosity(absl_logging.WARNING)
 
-    from configs.qm9 import e3schnet_and_nequip
     from symphony import models, train
     from symphony.data import input_pipeline_tf
     from symphony.data.generation_scripts import qm9_fragmenter
 
     # ---- config, as symphony/__main__.py builds it
-    config = e3schnet_and_nequip.get_config()
-    if args.preset == "paper":
-        paper_overrides(config)
+    config = original_config(args.preset)
     n_mol = int(args.molecules)
     frag_root = os.path.join(workdir, "fragments")
     config.root_dir = frag_root
@@ -188,7 +203,7 @@ def bench_training(args, workdir: str, data: str) -> None:
     params = jax.jit(net.init)(init_rng, init_graphs)
     jax.block_until_ready(params)
     init_s = time.perf_counter() - t0
-    n_params = sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(params))
+    n_params = count_params(params)
     tx = train.create_optimizer(config)
     state = train_state.TrainState.create(apply_fn=jax.jit(net.apply), params=params, tx=tx)
     state = flax.jax_utils.replicate(state)
@@ -233,7 +248,6 @@ def bench_training(args, workdir: str, data: str) -> None:
         print(f"  real fragments/step: {frags:.2f}; fragments/s: {frags / med:.1f}")
 
 
-
 class _NeverStop:
     """The original's eval-mode model (a ``hk.Transformed``) with its sampled ``stop`` replaced by False.
 
@@ -263,16 +277,13 @@ def bench_sampling(args, workdir: str) -> None:
 
     from analyses import analysis
     from analyses import generate_molecules as gen
-    from configs.qm9 import e3schnet_and_nequip
     from symphony import models
     from symphony.data import input_pipeline
 
     num, chunk = int(args.sampling), int(args.chunk)
     if num % chunk:
         raise SystemExit(f"--sampling ({num}) must be a multiple of --chunk ({chunk}), as the original requires")
-    config = e3schnet_and_nequip.get_config()
-    if args.preset == "paper":
-        paper_overrides(config)
+    config = original_config(args.preset)
     init_molecule, _ = analysis.construct_molecule(args.init)
     max_num_atoms = int(args.atoms) - len(init_molecule)  # growth steps: the original's --max_num_atoms
     fait = pit = 1.0  # --fait=1 --pit=1 in the original's QM9 generation scripts
@@ -288,7 +299,7 @@ def bench_sampling(args, workdir: str) -> None:
     params = jax.jit(model.init)(init_rng, fragment, fait, pit)
     jax.block_until_ready(params)
     init_s = time.perf_counter() - t0
-    n_params = sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(params))
+    n_params = count_params(params)
 
     # ---- workarounds (module docstring): no checkpoint, never stop, timestamps around its compile and its run
     def load_model_at_step(workdir, step, run_in_evaluation_mode, res_alpha=None, res_beta=None):
