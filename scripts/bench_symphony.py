@@ -22,7 +22,7 @@ and dynamic, interleaved in one run, and reports fragments per step, padding and
 
 With ``--sampling-cost ATOMS`` it only times sampling molecules grown to exactly ATOMS atoms
 (``min_atoms``) with freshly initialised weights: the first molecule from a cold start, the
-compiled rate and the compilation.
+compiled rate, the compilation, and XLA's cost analysis (FLOPs, bytes) of one growth step.
 
 With ``--grid-cost`` it only times the S² grid and position KL (forward + backward) with the
 longitude sum by FFT and by a matmul over the orders, and as the training loss computes it from the
@@ -244,8 +244,20 @@ def bench_sampling(config, path: str, num: int, batch: int, atoms: int) -> str:
         sizes += list(n)
     rate = batch * len(times) / sum(times)
     compile_s = first_batch - 2 * sum(times) / len(times)
+    gflop, gbytes = _step_cost(sampler.step_function(atoms), batch, atoms)
     return (f"| {path} | {atoms} | {np.mean(sizes):.1f} | {batch} | {batch * len(times)} | {rate:.2f} | "
-            f"{compile_s:.0f} | {build_s:.1f} | {cold_first:.1f} |")
+            f"{compile_s:.0f} | {build_s:.1f} | {cold_first:.1f} | {gflop / batch:.2f} | {gbytes / batch:.2f} |")
+
+
+def _step_cost(step, batch: int, atoms: int) -> tuple[float, float]:
+    """XLA's cost analysis of one growth step of ``batch`` molecules at the full ``atoms``-slot budget:
+    (GFLOP, GB accessed)."""
+    sds = jax.ShapeDtypeStruct
+    args = (jax.random.split(jax.random.key(0), batch), sds((batch, atoms + 1, 3), np.float32),
+            sds((batch, atoms + 1), np.int32), sds((batch,), np.int32), sds((batch,), bool))
+    cost = step.lower(*args).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost.get("flops", 0.0)) / 1e9, float(cost.get("bytes accessed", 0.0)) / 1e9
 
 
 def load_trained(checkpoint):
@@ -348,8 +360,9 @@ def main():
                  "initialised weights, molecules grown from one H atom to exactly the stated size with "
                  "`min_atoms`).\n", machine,
                  "| config | atoms | mean atoms | batch | molecules | molecules/s (compiled) | compile s | "
-                 "model build s | first molecule from a cold start (first call), s |",
-                 "|---|---|---|---|---|---|---|---|---|", *rows]
+                 "model build s | first molecule from a cold start (first call), s | GFLOP per molecule per "
+                 "growth step at the full budget (XLA) | GB accessed per molecule per step (XLA) |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
     elif args.grid_cost:
         rows = []
         for path in args.configs:

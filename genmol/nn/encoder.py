@@ -63,10 +63,13 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
 
     Fields: ``name, channels, lmax, num_interactions, cutoff (Å), num_basis, radial_hidden,
     avg_num_neighbors, num_species | irreps_in, radial_basis, envelope, filter,
-    self_connection, activation, norm, output_irreps, conv, mmax, matmul_dtype, embedding_residual``
+    self_connection, activation, norm, output_irreps, conv, mmax, so2_mix, matmul_dtype, embedding_residual``
     (``output_irreps`` ``None``:
     ``channels x (0e+1o+...+lmax)``; ``conv`` ``"cg"`` or ``"so2"``, ``mmax`` ``None``: ``lmax``;
-    ``matmul_dtype`` ``"float32"`` or ``"bfloat16"``: the operands of the ``so2`` per-order maps;
+    ``so2_mix``: ``True`` the ``so2`` convolution mixes channels per edge (eSCN), ``False`` it is channel-wise
+    with per-edge, per-path coefficients from the radial network (the published Symphony's NequIP-eSCN; fewer
+    FLOPs per edge, see :mod:`genmol.nn.so2`);
+    ``matmul_dtype`` ``"float32"`` or ``"bfloat16"``: the operands of the mixing ``so2`` per-order maps;
     ``embedding_residual``: the first interaction is residual too, its scalar input added to the output's scalars,
     as in the original Symphony's E3SchNet: without it, and without ``self_connection``, a node with no
     neighbours, e.g. the one-atom seed of a sampled molecule, has the same features whatever its species).
@@ -87,6 +90,7 @@ def encoder_config(name: str = "e3schnet", **overrides) -> ml_collections.Config
     c.norm = "none"
     c.conv = "cg"
     c.mmax = ml_collections.FieldReference(None, field_type=int)
+    c.so2_mix = True
     c.matmul_dtype = "float32"
     c.embedding_residual = False
     c.num_species = 5
@@ -136,6 +140,7 @@ class Encoder(nnx.Module):
                 avg_num_neighbors=float(config.avg_num_neighbors), rngs=rngs,
                 conv=self.conv, mmax=config.get("mmax"), matmul_dtype=str(config.get("matmul_dtype", "float32")),
                 residual="pad" if config.get("embedding_residual", False) else "same",
+                so2_mix=bool(config.get("so2_mix", True)),
             )
             layers.append(layer)
             irreps = layer.irreps_out

@@ -65,6 +65,9 @@ class Interaction(nnx.Module):
         conv: ``"cg"`` (tensor product with the edge's spherical harmonics) or ``"so2"`` (module docstring).
         mmax: highest order of the SO(2) convolution (default: every order, ``sh_lmax``).
         matmul_dtype: operand type of the SO(2) convolution's per-order maps (``"float32"`` or ``"bfloat16"``).
+        so2_mix: ``True``: the SO(2) convolution mixes channels per edge (eSCN); ``False``: channel-wise, every
+            coefficient from the radial network, channels mixed per node by ``pre`` and ``post`` (the published
+            Symphony's NequIP-eSCN; :mod:`genmol.nn.so2`).
         residual: ``"same"``: add the input to the output when their irreps are equal; ``"pad"``: also when the
             input's irreps are a part of the output's, zeros in the others (the original Symphony's E3SchNet lifts
             its embedding into the latent irreps so that every interaction is residual; without it an isolated
@@ -88,6 +91,7 @@ class Interaction(nnx.Module):
         mmax: int | None = None,
         matmul_dtype: str = "float32",
         residual: str = "same",
+        so2_mix: bool = True,
     ):
         if filter not in ("channel", "path"):
             raise ConfigError(f"filter must be 'channel' or 'path', got {filter!r}")
@@ -101,7 +105,8 @@ class Interaction(nnx.Module):
         sh_irreps = e3nn.Irreps.spherical_harmonics(sh_lmax)
         self.pre = Linear(self.irreps_in, self.irreps_in, rngs=rngs)
         self.so2 = (SO2Convolution(self.irreps_in, self.irreps_out.simplify(),
-                                   sh_lmax if mmax is None else int(mmax), rngs=rngs, matmul_dtype=matmul_dtype)
+                                   sh_lmax if mmax is None else int(mmax), rngs=rngs, matmul_dtype=matmul_dtype,
+                                   mix=so2_mix)
                     if conv == "so2" else None)
         if self.so2 is not None:
             msg = self.so2.irreps_out

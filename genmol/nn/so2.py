@@ -24,6 +24,20 @@ masked to zero.
 Radial dependence: the caller's per-edge weights ``radial [E, num_radial]`` (e.g. a
 :class:`~genmol.nn.radial.RadialMLP` of the distance) scale every input channel of every order before the
 maps (eSCN's radial modulation).
+
+Channel-wise form (``mix=False``; the published Symphony's NequIP-eSCN layer, e3nn-jax's
+``LinearSHTP(mix=False)``): no learned maps inside the convolution; each channel ``c`` keeps its own per-edge
+coefficients, one per allowed (input degree, output degree, order) path, all taken from ``radial``::
+
+    y₊ₘ[c, l₂] = Σ_l₁ a[c, l₁, l₂, m] x₊ₘ[c, l₁] − b[c, l₁, l₂, m] x₋ₘ[c, l₁]      (and y₋ₘ likewise)
+
+Channels are mixed per *node* by the caller's linear maps before and after (nequip-jax's ``linear_up`` and
+``linear_down``). Per edge that is ``O(C L³)`` multiply-adds instead of the mixing form's ``O(C² L³)``; the
+radial network's last layer, which makes the ``C × paths`` coefficients, is then the main cost. One deviation
+from ``LinearSHTP(mix=False)``: it keeps every (l₁, l₂) path as its own output channel and lets the node map
+weigh them; here the paths into one output degree are summed on the edge (their per-edge coefficients are
+free, so only the node map's freedom to weigh input degrees per output channel is lost), which keeps the
+message at ``C × (irreps_out)`` instead of ``C × paths`` (7× less memory traffic at lmax 5).
 """
 
 from __future__ import annotations
@@ -58,13 +72,22 @@ class SO2Convolution(nnx.Module):
     """``(h [E, irreps_in], rotations, radial [E, num_radial]) -> [E, irreps_out]`` (see module docstring).
 
     Args:
-        irreps_in, irreps_out: edge feature irreps (any degrees and parities; ``0o``, ``1e``, … included).
+        irreps_in, irreps_out: edge feature irreps (any degrees and parities; ``0o``, ``1e``, … included; with
+            ``mix=False`` every irrep of both has the same multiplicity, the channels).
         mmax: highest order ``m`` kept (``≤`` the lowest of the two highest degrees keeps every path).
+        mix: ``True``: learned maps that mix channels per order (eSCN); ``False``: channel-wise, every coefficient
+            from ``radial`` (module docstring); no parameters.
+        matmul_dtype: operand type of the mixing maps (``mix=True`` only).
     """
 
-    def __init__(self, irreps_in, irreps_out, mmax: int, *, rngs: nnx.Rngs, matmul_dtype: str = "float32"):
+    def __init__(self, irreps_in, irreps_out, mmax: int, *, rngs: nnx.Rngs, matmul_dtype: str = "float32",
+                 mix: bool = True):
         if matmul_dtype not in MATMUL_DTYPES:
             raise ConfigError(f"matmul_dtype must be one of {MATMUL_DTYPES}, got {matmul_dtype!r}")
+        if not mix and matmul_dtype != "float32":
+            raise ConfigError("matmul_dtype applies to the channel-mixing maps; the channel-wise SO(2) "
+                              "convolution (so2_mix=False) has none: leave it float32")
+        self.mix = bool(mix)
         #: operand type of the per-order maps (accumulation and everything else stay float32)
         self.matmul_dtype = matmul_dtype
         self.irreps_in = e3nn.Irreps(irreps_in).simplify()
@@ -73,6 +96,9 @@ class SO2Convolution(nnx.Module):
             raise ConfigError(f"mmax must be >= 0, got {mmax}")
         self.lmax = max(ir.l for _, ir in self.irreps_in + self.irreps_out)
         self.mmax = min(int(mmax), self.lmax)
+        if not self.mix:
+            self._init_channelwise()
+            return
         # Per order m: the (block, channel) slots with l >= m, inputs and outputs, and which pairs may couple.
         self._slots_in = tuple(self._slots(self.irreps_in, m) for m in range(self.mmax + 1))
         self._slots_out = tuple(self._slots(self.irreps_out, m) for m in range(self.mmax + 1))
@@ -91,6 +117,26 @@ class SO2Convolution(nnx.Module):
                 self.weights_b.append(nnx.Param(jax.random.normal(kb, anti.shape)))
         self.num_radial = sum(len(s) for s in self._slots_in)
         """Radial weights per edge: one per input channel per order."""
+
+    def _init_channelwise(self):
+        """Paths of the channel-wise form: per order ``m``, the allowed (input block, output block) pairs."""
+        muls = {mul for mul, _ in self.irreps_in + self.irreps_out}
+        if len(muls) != 1:
+            raise ConfigError(f"the channel-wise SO(2) convolution (so2_mix=False) needs one multiplicity for every "
+                              f"irrep, got {self.irreps_in} -> {self.irreps_out}")
+        (self.channels,) = muls
+        one = lambda irreps: e3nn.Irreps([(1, ir) for _, ir in irreps])  # noqa: E731  (one slot per block)
+        self._slots_in = tuple(self._slots(one(self.irreps_in), m) for m in range(self.mmax + 1))
+        self._slots_out = tuple(self._slots(one(self.irreps_out), m) for m in range(self.mmax + 1))
+        paths = []  # per order: (input slot, output slot, antisymmetric, scale) of each coefficient
+        for m in range(self.mmax + 1):
+            sym, anti = self._path_masks(m)
+            allowed = sym | (anti if m > 0 else False)
+            fan = np.maximum(allowed.sum(0), 1)  # terms per output component (unit variance)
+            paths.append(tuple((i, j, bool(anti[i, j] and m > 0), 1.0 / math.sqrt(fan[j]))
+                               for i, j in zip(*np.nonzero(allowed))))
+        self._paths = tuple(paths)
+        self.num_radial = self.channels * sum(len(p) for p in paths)
 
     def _scaled_masks(self, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The path masks of order ``m`` divided by the square root of the fan-in (unit-variance outputs)."""
@@ -127,6 +173,47 @@ class SO2Convolution(nnx.Module):
         # edge frame, order-major: [E, 2l+1, mul] per block, so that one component of every channel is contiguous
         chunks = [jnp.einsum("eji,euj->eiu", rotations[ir.l], c) for (_, ir), c in zip(h.irreps, h.chunks)]
         e = h.shape[0]
+        pieces = self._channelwise(chunks, radial) if not self.mix else self._mixing(chunks, radial)
+        out = []
+        for blk, (mul, ir) in enumerate(self.irreps_out):  # orders above mmax are zero; back to the global frame
+            zero = jnp.zeros((e, mul), h.dtype)
+            frame = jnp.stack([pieces.get((blk, i), zero) for i in range(ir.dim)], axis=1)  # [E, 2l+1, mul]
+            out.append(jnp.einsum("eij,eju->eui", rotations[ir.l], frame))
+        return e3nn.from_chunks(self.irreps_out, out, (e,), h.dtype)
+
+    def _channelwise(self, chunks: list[jax.Array], radial: jax.Array) -> dict[tuple[int, int], jax.Array]:
+        """``(output block, component) -> [E, C]`` in the edge frame, every coefficient from ``radial``."""
+        e, c = radial.shape[0], self.channels
+        pieces: dict[tuple[int, int], jax.Array] = {}
+        r0 = 0
+        for m, paths in enumerate(self._paths):
+            if not paths:
+                continue
+            w = radial[:, r0:r0 + c * len(paths)].reshape(e, len(paths), c)
+            r0 += c * len(paths)
+            for j in sorted({j for _, j, _, _ in paths}):  # each output slot: the sum over its paths
+                blk_out, _, l2, _ = self._slots_out[m][j]
+                terms = {1: [], -1: []}
+                for k, (i, jj, anti, scale) in enumerate(paths):
+                    if jj != j:
+                        continue
+                    blk_in, _, l1, _ = self._slots_in[m][i]
+                    wk = w[:, k] * scale
+                    if m == 0:
+                        terms[1].append(wk * chunks[blk_in][:, l1])
+                    elif anti:  # y₊ = −b x₋, y₋ = b x₊
+                        terms[1].append(-wk * chunks[blk_in][:, l1 - m])
+                        terms[-1].append(wk * chunks[blk_in][:, l1 + m])
+                    else:
+                        terms[1].append(wk * chunks[blk_in][:, l1 + m])
+                        terms[-1].append(wk * chunks[blk_in][:, l1 - m])
+                for sign, t in terms.items():
+                    if t:
+                        pieces[blk_out, l2 + sign * m] = sum(t[1:], t[0])
+        return pieces
+
+    def _mixing(self, chunks: list[jax.Array], radial: jax.Array) -> dict[tuple[int, int], jax.Array]:
+        """``(output block, component) -> [E, mul]`` in the edge frame through the learned per-order maps."""
         pieces: dict[tuple[int, int], jax.Array] = {}  # (output block, component) -> [E, mul]
         r0 = 0
         for m in range(self.mmax + 1):
@@ -158,12 +245,7 @@ class SO2Convolution(nnx.Module):
                     mul, ir = self.irreps_out[blk]
                     pieces[blk, ir.l + sign * m] = ym[:, start:start + mul]
                     start += mul
-        out = []
-        for blk, (mul, ir) in enumerate(self.irreps_out):  # orders above mmax are zero; back to the global frame
-            zero = jnp.zeros((e, mul), h.dtype)
-            frame = jnp.stack([pieces.get((blk, i), zero) for i in range(ir.dim)], axis=1)  # [E, 2l+1, mul]
-            out.append(jnp.einsum("eij,eju->eui", rotations[ir.l], frame))
-        return e3nn.from_chunks(self.irreps_out, out, (e,), h.dtype)
+        return pieces
 
     def _matmul(self, x: jax.Array, w: jax.Array) -> jax.Array:
         """``x @ w`` with operands in ``matmul_dtype``, accumulated and returned in ``x``'s type."""

@@ -12,8 +12,9 @@ from genmol.nn import create_encoder, encoder_config
 from tests.helpers import random_molecule_graph, random_orthogonal
 
 CASES = [("e3schnet", 2), ("nequip", 2), ("e3schnet", 5), ("nequip", 5), ("nequip+rms", 3), ("nequip+so2", 3),
-         ("e3schnet+so2", 2), ("nequip+so2m1", 4), ("e3schnet+res", 2)]
+         ("e3schnet+so2", 2), ("nequip+so2m1", 4), ("e3schnet+res", 2), ("nequip+so2cw", 5), ("e3schnet+so2cw", 2)]
 SUFFIXES = {"+rms": dict(norm="rms"), "+so2": dict(conv="so2"), "+so2m1": dict(conv="so2", mmax=1),
+            "+so2cw": dict(conv="so2", so2_mix=False),
             "+res": dict(embedding_residual=True)}
 
 
@@ -143,7 +144,8 @@ def test_rms_norm_normalises_each_degree():
         _encoder("nequip", 2, norm="layer")
 
 
-@pytest.mark.parametrize("name,lmax", [("e3schnet", 2), ("nequip+rms", 3), ("nequip+so2", 3), ("e3schnet+so2", 2)])
+@pytest.mark.parametrize("name,lmax", [("e3schnet", 2), ("nequip+rms", 3), ("nequip+so2", 3), ("e3schnet+so2", 2),
+                                       ("nequip+so2cw", 3)])
 def test_features_at_chosen_nodes_equal_the_full_encoders_rows(name, lmax):
     """``at=nodes``: the last layer runs only over the edges into ``nodes`` (bounded by ``max_edges_at``), and
     the rows equal the full encoder's, repeated and padding nodes included."""

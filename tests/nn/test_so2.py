@@ -127,3 +127,82 @@ def test_bfloat16_maps_stay_equivariant_to_bfloat16_precision_and_close_to_float
     assert float(jnp.max(jnp.abs(ref.array - out.array))) / scale < 3e-2
     with pytest.raises(ConfigError, match="matmul_dtype"):
         SO2Convolution(irreps, irreps, mmax=lmax, rngs=nnx.Rngs(0), matmul_dtype="float16")
+
+
+def _uniform(mul: int, lmax: int) -> e3nn.Irreps:
+    """``mul x`` every degree ``0 … lmax`` in both parities (what the channel-wise form needs: one multiplicity)."""
+    return e3nn.Irreps([(mul, (l, p)) for l in range(lmax + 1) for p in (1, -1)]).simplify()
+
+
+@pytest.mark.parametrize("lmax", [1, 2, 3, 4, 5, 6])
+def test_channelwise_is_o3_equivariant_at_every_degree(lmax):
+    """``mix=False``: a random rotation or rotation-reflection of features and edges transforms the messages."""
+    conv = SO2Convolution(_uniform(2, lmax), _uniform(2, lmax), mmax=lmax, rngs=nnx.Rngs(0), mix=False)
+    h, v, rad = _inputs(conv, 9, lmax)
+    apply = jax.jit(lambda h, v, r: conv(e3nn.IrrepsArray(conv.irreps_in, h), edge_rotations(v, conv.lmax), r).array)
+    y = e3nn.IrrepsArray(conv.irreps_out, apply(h.array, v, rad))
+    assert 0.3 < float(jnp.std(y.array)) < 3.0  # unit-variance coefficients and inputs: order-one messages
+    for reflect in (False, True):
+        q = jnp.asarray(random_orthogonal(lmax, reflect=reflect), jnp.float32)
+        y2 = apply(h.transform_by_matrix(q).array, v @ q.T, rad)
+        np.testing.assert_allclose(y2, y.transform_by_matrix(q).array, atol=1e-5, rtol=1e-5)
+
+
+def test_channelwise_keeps_channels_apart_and_has_no_parameters():
+    """Channel c of the message depends on channel c of the input alone; every coefficient comes from ``radial``
+    (C per allowed path per order), so the module holds no parameters."""
+    irreps = _uniform(3, 2)
+    conv = SO2Convolution(irreps, irreps, mmax=2, rngs=nnx.Rngs(0), mix=False)
+    assert not jax.tree.leaves(nnx.state(conv, nnx.Param))
+    assert conv.num_radial % 3 == 0
+    h, v, rad = _inputs(conv, 4, 0)
+    rots = edge_rotations(v, 2)
+    jac = jax.jacobian(lambda x: conv(e3nn.IrrepsArray(irreps, x), rots, rad).array)(h.array)  # [E, out, E, in]
+    chan = lambda ir: np.concatenate([np.repeat(np.arange(mul), i.dim) for mul, i in ir])  # noqa: E731
+    jac = np.asarray(jac).transpose(0, 2, 1, 3)  # [E, E, out, in]
+    assert np.abs(jac).max() > 0.1
+    np.testing.assert_array_equal(jac[:, :, chan(irreps)[:, None] != chan(irreps)[None, :]], 0.0)
+
+
+def test_channelwise_spans_the_channelwise_clebsch_gordan_convolution():
+    """Per edge, the channel-wise form's coefficients can reproduce any channel-wise CG convolution
+    ``Σ_path w_path (h ⊗ Y_lf(r̂))`` (every filter degree; NequIP's per-path weights): for fixed edges and many
+    inputs, a least-squares fit of the coefficients leaves no residual; with mmax = 0 it does."""
+    irreps = _uniform(1, 2)
+    g = np.random.default_rng(3)
+    edges, samples = 5, 40
+    v = jnp.asarray(g.normal(size=(edges, 3)), jnp.float32)
+    hs = jnp.asarray(g.normal(size=(samples, edges, irreps.dim)), jnp.float32)
+    sh = e3nn.spherical_harmonics(e3nn.Irreps.spherical_harmonics(4), v, normalize=True, normalization="component")
+
+    w = np.random.default_rng(11).normal(size=128)
+
+    def target(h):  # one random weight per CG path (the same for every edge and input), paths summed per output
+        tp = e3nn.tensor_product(e3nn.IrrepsArray(irreps, h), sh, filter_ir_out=irreps)
+        out, k = {ir: 0.0 for _, ir in irreps}, 0
+        for (mul, ir), c in zip(tp.irreps, tp.chunks):  # c [E, paths into ir, 2l+1]
+            out[ir] = out[ir] + jnp.einsum("epi,p->ei", c, jnp.asarray(w[k:k + mul], jnp.float32))
+            k += mul
+        return jnp.concatenate([out[ir] for _, ir in irreps], axis=-1)
+
+    y = jnp.stack([target(h) for h in hs])  # [S, E, out]
+    for mmax, fits in ((2, True), (0, False)):
+        conv = SO2Convolution(irreps, irreps, mmax=mmax, rngs=nnx.Rngs(0), mix=False)
+        rots = edge_rotations(v, 2)
+        # the message is linear in the coefficients: per edge, solve [S·out, coefficients] x = y
+        design = jax.vmap(lambda h: jax.jacobian(
+            lambda r: conv(e3nn.IrrepsArray(irreps, h), rots, r).array)(jnp.zeros((edges, conv.num_radial))))(hs)
+        resid = []
+        for e in range(edges):
+            a = np.asarray(design[:, e, :, e, :]).reshape(-1, conv.num_radial)
+            b = np.asarray(y[:, e]).reshape(-1)
+            x, *_ = np.linalg.lstsq(a, b, rcond=None)
+            resid.append(np.linalg.norm(a @ x - b) / np.linalg.norm(b))
+        assert (max(resid) < 1e-4) == fits, (mmax, resid)
+
+
+def test_channelwise_rejects_mixed_multiplicities_and_bfloat16():
+    with pytest.raises(ConfigError, match="one multiplicity"):
+        SO2Convolution("2x0e + 1x1o", "2x0e + 2x1o", mmax=1, rngs=nnx.Rngs(0), mix=False)
+    with pytest.raises(ConfigError, match="float32"):
+        SO2Convolution("2x0e", "2x0e", mmax=0, rngs=nnx.Rngs(0), mix=False, matmul_dtype="bfloat16")

@@ -196,5 +196,13 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
                 break
         return np.asarray(pos[:, :m]), np.asarray(sp[:, :m]), np.asarray(n), np.asarray(done)
 
+    def step_function(cap: int) -> Callable:
+        """The jitted, vmapped growth step over ``cap`` atom slots (``(key [K], pos [K, cap + 1, 3], sp
+        [K, cap + 1], n [K], done [K]) -> (pos, sp, n, done)``), e.g. for XLA's cost analysis."""
+        if cap not in steps:
+            steps[cap] = make_step(cap)
+        return steps[cap]
+
     sample.budgets = lambda: sorted(steps)  # the slot budgets compiled so far
+    sample.step_function = step_function
     return sample
