@@ -8,8 +8,9 @@ measured in the same run.
 
 With ``--conv-sweep`` it times instead one NequIP-style interaction layer with the Clebsch–Gordan tensor
 product (``cg``) against the same layer with the eSCN SO(2) convolution (``so2``, every order: ``mmax = lmax``;
-and ``so2`` with ``mmax = 2``, eSCN's truncation) for lmax 1 … 6, forward and forward+backward (gradient of the
-parameters and the node features), interleaved in one run, with XLA's FLOPs and bytes accessed per edge
+``so2`` with ``mmax = 2``, eSCN's truncation; and the channel-wise ``so2``, ``so2_mix=False``, every order)
+for lmax 1 … 6, forward and forward+backward (gradient of the parameters and the node features), interleaved in
+one run, with XLA's FLOPs and bytes accessed per edge
 (``compiled.cost_analysis()``), and states where ``so2`` becomes cheaper.
 
 Usage: python scripts/bench_encoders.py [--channels 32] [--layers 3] [--reps 10] [--out FILE.md]
@@ -76,9 +77,9 @@ def _cost(fn, *args) -> tuple[float, float]:
 def conv_sweep(args, arrays, n_atoms: int, n_edges: int, budget) -> list[str]:
     """Rows of the cg-vs-so2 table (module docstring)."""
     lines = [
-        "| lmax | conv | mmax | layer params | forward ms | fwd+bwd ms | forward MFLOP / edge | "
+        "| lmax | conv | mmax | channel mixing | layer params | forward ms | fwd+bwd ms | forward MFLOP / edge | "
         "fwd+bwd MFLOP / edge | fwd+bwd kB accessed / edge | fwd+bwd ms, so2 / cg |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     crossover = None
     for lmax in range(1, args.lmax + 1):
@@ -87,12 +88,13 @@ def conv_sweep(args, arrays, n_atoms: int, n_edges: int, budget) -> list[str]:
         vec = edge_vectors(arrays[0], arrays[2], arrays[3], arrays[5])
         lengths, sh = edge_geometry(arrays[0], arrays[2], arrays[3], arrays[5], lmax)
         rad = radial_basis("bessel", lengths, 8, 5.0) * envelope("polynomial", lengths, 5.0)[:, None]
-        variants = [("cg", None), ("so2", lmax)] + ([("so2", 2)] if lmax > 2 else [])
+        variants = ([("cg", None, True), ("so2", lmax, True)] + ([("so2", 2, True)] if lmax > 2 else [])
+                    + [("so2", lmax, False)])
         results = {}
-        for conv, mmax in variants:
+        for conv, mmax, mix in variants:
             layer = Interaction(hidden, hidden, sh_lmax=lmax, num_basis=8, radial_hidden=[32], filter="path",
                                 self_connection=True, act=jax.nn.silu, avg_num_neighbors=n_edges / n_atoms,
-                                rngs=nnx.Rngs(0), conv=conv, mmax=mmax)
+                                rngs=nnx.Rngs(0), conv=conv, mmax=mmax, so2_mix=mix)
             gd, state = nnx.split(layer)
             n_params = sum(v.size for v in jax.tree.leaves(nnx.state(layer, nnx.Param)))
 
@@ -103,20 +105,22 @@ def conv_sweep(args, arrays, n_atoms: int, n_edges: int, budget) -> list[str]:
 
             fwd = jax.jit(lambda s, xa, v: run(s, xa, v))
             fwd_bwd = jax.jit(jax.grad(lambda s, xa, v: jnp.sum(run(s, xa, v) ** 2), argnums=(0, 1)))
-            results[(conv, mmax)] = dict(params=n_params, fwd=fwd, fwd_bwd=fwd_bwd, state=state,
+            results[(conv, mmax, mix)] = dict(params=n_params, fwd=fwd, fwd_bwd=fwd_bwd, state=state,
                                          cost_f=_cost(fwd, state, x.array, vec),
                                          cost_fb=_cost(fwd_bwd, state, x.array, vec), t_f=[], t_fb=[])
         for _ in range(args.reps):  # interleaved: every variant sees the same machine state
             for r in results.values():
                 r["t_f"].append(median_ms(r["fwd"], r["state"], x.array, vec, reps=1))
                 r["t_fb"].append(median_ms(r["fwd_bwd"], r["state"], x.array, vec, reps=1))
-        base = float(np.median(results[("cg", None)]["t_fb"]))
-        for (conv, mmax), r in results.items():
+        base = float(np.median(results[("cg", None, True)]["t_fb"]))
+        for (conv, mmax, mix), r in results.items():
             t_f, t_fb = float(np.median(r["t_f"])), float(np.median(r["t_fb"]))
-            if conv == "so2" and mmax == lmax and t_fb < base and crossover is None:
+            if conv == "so2" and mmax == lmax and mix and t_fb < base and crossover is None:
                 crossover = lmax
             ratio = "" if conv == "cg" else f"{t_fb / base:.2f}"
-            row = (f"| {lmax} | {conv} | {'' if mmax is None else mmax} | {r['params']:,} | {t_f:.1f} | {t_fb:.1f} | "
+            mixing = "" if conv == "cg" else ("per edge (eSCN)" if mix else "channel-wise (NequIP-eSCN)")
+            row = (f"| {lmax} | {conv} | {'' if mmax is None else mmax} | {mixing} | {r['params']:,} | {t_f:.1f} | "
+                   f"{t_fb:.1f} | "
                    f"{r['cost_f'][0] / n_edges / 1e6:.3f} | {r['cost_fb'][0] / n_edges / 1e6:.3f} | "
                    f"{r['cost_fb'][1] / n_edges / 1e3:.1f} | {ratio} |")
             print(row, flush=True)

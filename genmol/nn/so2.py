@@ -62,10 +62,42 @@ MATMUL_DTYPES = ("float32", "bfloat16")
 def edge_rotations(vectors: jax.Array, lmax: int) -> list[jax.Array]:
     """Wigner matrices ``D_l(R_e) [E, 2l+1, 2l+1]``, ``l = 0 … lmax``, of the rotations ``R_e = R(α, β, 0)`` that
     take ``ŷ`` to each edge direction ``vectors [E, 3]`` (any length > 0; e3nn's real basis, the same for both
-    parities). Computed once per forward pass and shared by every layer."""
+    parities). Computed once per forward pass and shared by every layer.
+
+    Built as ``D_l = Y_l(α) J_l Y_l(β) J_lᵀ``: ``Y_l(φ)``, the rotation about ``ŷ``, mixes the components of
+    orders ``±m`` by ``cos mφ, sin mφ`` (elementwise row operations), ``J_l`` is the constant Wigner matrix of a
+    rotation taking ``ŷ`` to ``x̂`` (one matmul over all edges); 4× faster here than e3nn's per-edge
+    ``D_from_angles``, equal to it to float32 rounding (tests)."""
     alpha, beta = e3nn.xyz_to_angles(vectors)
-    gamma = jnp.zeros_like(alpha)
-    return [e3nn.Irrep(l, 1).D_from_angles(alpha, beta, gamma) for l in range(lmax + 1)]
+    k = jnp.arange(lmax + 1, dtype=vectors.dtype)
+    cos_a, sin_a = jnp.cos(k * alpha[:, None]), jnp.sin(k * alpha[:, None])
+    cos_b, sin_b = jnp.cos(k * beta[:, None]), jnp.sin(k * beta[:, None])
+    out = [jnp.ones((vectors.shape[0], 1, 1), vectors.dtype)]
+    for l in range(1, lmax + 1):
+        j = _j_matrix(l).astype(vectors.dtype)
+        freq = np.arange(l, -l - 1, -1)  # the order of each row in e3nn's layout; row i pairs with row 2l - i
+        idx, sign = np.abs(freq), np.sign(freq)
+
+        def about_y(m, c, s):  # Y(φ) @ m, m [E, 2l+1, 2l+1]
+            return c[:, idx, None] * m + (s[:, idx] * sign)[:, :, None] * m[:, ::-1, :]
+
+        m = about_y(jnp.broadcast_to(j.T, (vectors.shape[0],) + j.shape), cos_b, sin_b)
+        out.append(about_y(jnp.einsum("ij,ejk->eik", j, m), cos_a, sin_a))
+    return out
+
+
+_J_CACHE: dict[int, np.ndarray] = {}
+
+
+def _j_matrix(l: int) -> np.ndarray:
+    """``J_l [2l+1, 2l+1]``: the Wigner matrix of the rotation by -90° about ``ẑ`` (takes ``ŷ`` to ``x̂``), so
+    that ``J Y(β) Jᵀ`` is the rotation by ``β`` about ``x̂``."""
+    if l not in _J_CACHE:
+        q = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # q @ ŷ = x̂
+        # a constant (also when first needed inside a jit trace), in float64: its rounding adds to every edge's
+        with jax.ensure_compile_time_eval(), jax.enable_x64(True):
+            _J_CACHE[l] = np.asarray(e3nn.Irrep(l, 1).D_from_matrix(jnp.asarray(q, jnp.float64)), np.float32)
+    return _J_CACHE[l]
 
 
 class SO2Convolution(nnx.Module):

@@ -145,7 +145,8 @@ def test_channelwise_is_o3_equivariant_at_every_degree(lmax):
     for reflect in (False, True):
         q = jnp.asarray(random_orthogonal(lmax, reflect=reflect), jnp.float32)
         y2 = apply(h.transform_by_matrix(q).array, v @ q.T, rad)
-        np.testing.assert_allclose(y2, y.transform_by_matrix(q).array, atol=1e-5, rtol=1e-5)
+        # 1e-5 of the messages' scale (f32; the reference's own degree-6 Wigner matrices round at ~1e-6)
+        np.testing.assert_allclose(y2, y.transform_by_matrix(q).array, atol=1e-5 * float(jnp.abs(y.array).max()))
 
 
 def test_channelwise_keeps_channels_apart_and_has_no_parameters():
@@ -206,3 +207,18 @@ def test_channelwise_rejects_mixed_multiplicities_and_bfloat16():
         SO2Convolution("2x0e + 1x1o", "2x0e + 2x1o", mmax=1, rngs=nnx.Rngs(0), mix=False)
     with pytest.raises(ConfigError, match="float32"):
         SO2Convolution("2x0e", "2x0e", mmax=0, rngs=nnx.Rngs(0), mix=False, matmul_dtype="bfloat16")
+
+
+def test_edge_rotations_equal_e3nns_wigner_matrices():
+    """The factored construction ``Y(α) J Y(β) Jᵀ`` gives e3nn's ``D_from_angles(α, β, 0)`` at every degree, edges
+    along ±ŷ included, and takes ŷ to the edge direction."""
+    g = np.random.default_rng(0)
+    v = jnp.asarray(g.normal(size=(40, 3)), jnp.float32)
+    v = v.at[0].set(jnp.array([0.0, 1.0, 0.0])).at[1].set(jnp.array([0.0, -2.0, 0.0]))
+    rots = jax.jit(lambda v: edge_rotations(v, 6))(v)
+    alpha, beta = e3nn.xyz_to_angles(v)
+    for l in range(7):
+        ref = e3nn.Irrep(l, 1).D_from_angles(alpha, beta, jnp.zeros_like(alpha))
+        np.testing.assert_allclose(rots[l], ref, atol=1e-5)
+    y = jnp.einsum("eij,j->ei", rots[1], jnp.array([0.0, 1.0, 0.0]))  # e3nn-jax's 1o components are (x, y, z)
+    np.testing.assert_allclose(y, v / jnp.linalg.norm(v, axis=1, keepdims=True), atol=1e-5)
