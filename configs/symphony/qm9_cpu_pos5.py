@@ -5,7 +5,7 @@ suspected bottleneck of its model-alone validity (experiments/symphony_qm9/READM
 a larger one on the shipped focus head:
 
     genmol train symphony --config configs/symphony/qm9_cpu_pos5.py --workdir DIR \\
-        --init-from genmol/pretrained/symphony_qm9 --init-fresh position_encoder,species_embed,coeffs
+        --init-from experiments/symphony_qm9/models/stage2 --init-fresh position_encoder,species_embed,coeffs
 
 The radial bins (0.9–2.03 Å) and the 30 × 59 training grid stay the shipped model's.
 """
