@@ -25,7 +25,7 @@ import argparse
 import e3nn_jax as e3nn
 import flax.linen as linen
 import jax
-from benchtools import cpu_name, median_ms
+from benchtools import cpu_name, median_ms, xla_cost
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -67,13 +67,6 @@ class ReferenceLayer(linen.Module):
         return e3nn.gate(y)
 
 
-def _cost(fn, *args) -> tuple[float, float]:
-    """XLA's estimate of ``(flops, bytes accessed)`` of the compiled ``fn(*args)``."""
-    cost = fn.lower(*args).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return float(cost.get("flops", float("nan"))), float(cost.get("bytes accessed", float("nan")))
-
-
 def conv_sweep(args, arrays, n_atoms: int, n_edges: int, budget) -> list[str]:
     """Rows of the cg-vs-so2 table (module docstring)."""
     lines = [
@@ -106,8 +99,8 @@ def conv_sweep(args, arrays, n_atoms: int, n_edges: int, budget) -> list[str]:
             fwd = jax.jit(lambda s, xa, v: run(s, xa, v))
             fwd_bwd = jax.jit(jax.grad(lambda s, xa, v: jnp.sum(run(s, xa, v) ** 2), argnums=(0, 1)))
             results[(conv, mmax, mix)] = dict(params=n_params, fwd=fwd, fwd_bwd=fwd_bwd, state=state,
-                                         cost_f=_cost(fwd, state, x.array, vec),
-                                         cost_fb=_cost(fwd_bwd, state, x.array, vec), t_f=[], t_fb=[])
+                                         cost_f=xla_cost(fwd, state, x.array, vec),
+                                         cost_fb=xla_cost(fwd_bwd, state, x.array, vec), t_f=[], t_fb=[])
         for _ in range(args.reps):  # interleaved: every variant sees the same machine state
             for r in results.values():
                 r["t_f"].append(median_ms(r["fwd"], r["state"], x.array, vec, reps=1))

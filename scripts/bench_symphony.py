@@ -55,7 +55,7 @@ from genmol.models.symphony.generate import generate_molecules
 from genmol.models.symphony.settings import SamplingSettings
 from genmol.train.optim import create_optimizer
 from genmol.train.trainer import make_steps
-from benchtools import cpu_name
+from benchtools import cpu_name, xla_cost
 
 
 def bench_training(config, steps: int) -> dict:
@@ -124,10 +124,8 @@ def bench_packing(config, steps: int, path: str) -> list[str]:
         task, state, make, batches = _step_setup(c, steps)
         fn = jax.jit(make())
         jax.block_until_ready(fn(state, batches[0], jax.random.key(0)))  # compile
-        cost = fn.lower(state, batches[0], jax.random.key(0)).compile().cost_analysis()
-        cost = cost[0] if isinstance(cost, list) else cost
-        runs[packing] = (fn, state, batches, [], (cost.get("flops", float("nan")) / 1e9,
-                                                   cost.get("bytes accessed", float("nan")) / 1e9))
+        flops, nbytes = xla_cost(fn, state, batches[0], jax.random.key(0))
+        runs[packing] = (fn, state, batches, [], (flops / 1e9, nbytes / 1e9))
     for s in range(steps):
         for fn, state, batches, times, _ in runs.values():
             t = time.perf_counter()
@@ -244,20 +242,13 @@ def bench_sampling(config, path: str, num: int, batch: int, atoms: int) -> str:
         sizes += list(n)
     rate = batch * len(times) / sum(times)
     compile_s = first_batch - 2 * sum(times) / len(times)
-    gflop, gbytes = _step_cost(sampler.step_function(atoms), batch, atoms)
+    sds = jax.ShapeDtypeStruct  # one growth step of ``batch`` molecules at the full ``atoms``-slot budget
+    flops, nbytes = xla_cost(sampler.step_function(atoms), jax.random.split(jax.random.key(0), batch),
+                             sds((batch, atoms + 1, 3), np.float32), sds((batch, atoms + 1), np.int32),
+                             sds((batch,), np.int32), sds((batch,), bool))
+    gflop, gbytes = flops / 1e9, nbytes / 1e9
     return (f"| {path} | {atoms} | {np.mean(sizes):.1f} | {batch} | {batch * len(times)} | {rate:.2f} | "
             f"{compile_s:.0f} | {build_s:.1f} | {cold_first:.1f} | {gflop / batch:.2f} | {gbytes / batch:.2f} |")
-
-
-def _step_cost(step, batch: int, atoms: int) -> tuple[float, float]:
-    """XLA's cost analysis of one growth step of ``batch`` molecules at the full ``atoms``-slot budget:
-    (GFLOP, GB accessed)."""
-    sds = jax.ShapeDtypeStruct
-    args = (jax.random.split(jax.random.key(0), batch), sds((batch, atoms + 1, 3), np.float32),
-            sds((batch, atoms + 1), np.int32), sds((batch,), np.int32), sds((batch,), bool))
-    cost = step.lower(*args).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return float(cost.get("flops", 0.0)) / 1e9, float(cost.get("bytes accessed", 0.0)) / 1e9
 
 
 def load_trained(checkpoint):

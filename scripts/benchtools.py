@@ -21,6 +21,14 @@ def median_ms(fn, *args, reps: int) -> float:
     return 1e3 * statistics.median(times)
 
 
+def xla_cost(fn, *args) -> tuple[float, float]:
+    """XLA's estimate of ``(flops, bytes accessed)`` of the jitted ``fn`` compiled for ``args`` (arrays or
+    ``jax.ShapeDtypeStruct``); NaN where XLA reports none."""
+    cost = fn.lower(*args).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost.get("flops", float("nan"))), float(cost.get("bytes accessed", float("nan")))
+
+
 def cpu_name() -> str:
     """The CPU's model name, its core count and the vector extensions that change JAX's CPU speed (AVX-512,
     AMX, bfloat16 support), e.g. ``"AMD EPYC, 2 cores, avx2"``: absolute times differ several-fold between

@@ -162,10 +162,10 @@ class SO2Convolution(nnx.Module):
         self._slots_out = tuple(self._slots(one(self.irreps_out), m) for m in range(self.mmax + 1))
         paths = []  # per order: (input slot, output slot, antisymmetric, scale) of each coefficient
         for m in range(self.mmax + 1):
-            sym, anti = self._path_masks(m)
-            allowed = sym | (anti if m > 0 else False)
+            sym, anti = self._path_masks(m)  # anti is empty at m = 0
+            allowed = sym | anti
             fan = np.maximum(allowed.sum(0), 1)  # terms per output component (unit variance)
-            paths.append(tuple((i, j, bool(anti[i, j] and m > 0), 1.0 / math.sqrt(fan[j]))
+            paths.append(tuple((i, j, bool(anti[i, j]), 1.0 / math.sqrt(fan[j]))
                                for i, j in zip(*np.nonzero(allowed))))
         self._paths = tuple(paths)
         self.num_radial = self.channels * sum(len(p) for p in paths)

@@ -166,6 +166,14 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
 
     steps: dict[int, Callable] = {}
 
+    def step_function(cap: int) -> Callable:
+        """The jitted, vmapped growth step over ``cap`` atom slots (``(key [K], pos [K, cap + 1, 3], sp
+        [K, cap + 1], n [K], done [K]) -> (pos, sp, n, done)``), compiled on first use; also for XLA's cost
+        analysis."""
+        if cap not in steps:
+            steps[cap] = make_step(cap)
+        return steps[cap]
+
     def sample(keys, positions, species, n0: int, on_step: Callable | None = None):
         n0 = int(n0)
         total = m - n0 + 1  # the last step can only emit STOP (or nothing, at max_atoms)
@@ -183,10 +191,8 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
         caps = sorted({c for c in config.segment_atoms if n0 < c < m}) + [m] if steps else [m]
         for t in range(total):
             cap = next(c for c in caps if n0 + t < c) if n0 + t < m else m  # slots for <= n0 + t atoms
-            if cap not in steps:
-                steps[cap] = make_step(cap)
-            p, s, n, done = steps[cap](step_keys[:, t], jnp.concatenate([pos[:, :cap], pos[:, m:]], 1),
-                                       jnp.concatenate([sp[:, :cap], sp[:, m:]], 1), n, done)
+            p, s, n, done = step_function(cap)(step_keys[:, t], jnp.concatenate([pos[:, :cap], pos[:, m:]], 1),
+                                               jnp.concatenate([sp[:, :cap], sp[:, m:]], 1), n, done)
             pos = pos.at[:, :cap].set(p[:, :cap])
             sp = sp.at[:, :cap].set(s[:, :cap])
             finished = np.asarray(done)
@@ -195,13 +201,6 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
             if finished.all():
                 break
         return np.asarray(pos[:, :m]), np.asarray(sp[:, :m]), np.asarray(n), np.asarray(done)
-
-    def step_function(cap: int) -> Callable:
-        """The jitted, vmapped growth step over ``cap`` atom slots (``(key [K], pos [K, cap + 1, 3], sp
-        [K, cap + 1], n [K], done [K]) -> (pos, sp, n, done)``), e.g. for XLA's cost analysis."""
-        if cap not in steps:
-            steps[cap] = make_step(cap)
-        return steps[cap]
 
     sample.budgets = lambda: sorted(steps)  # the slot budgets compiled so far
     sample.step_function = step_function
