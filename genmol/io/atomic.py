@@ -21,14 +21,33 @@ def _umask() -> int:
     return umask
 
 
+def _make_parents(path: Path) -> list[Path]:
+    """Creates the missing ancestors of ``path``; returns them, deepest first (for :func:`_remove_empty`)."""
+    missing = []
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Removes the folders :func:`_make_parents` created, if nothing else was put in them."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
     """Opens a temporary sibling of ``path`` for writing; renames it over ``path`` on success.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    Missing parent folders are created. On an exception the temporary file and the parent folders this call
+    created are removed, and ``path`` is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_parents(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
@@ -40,6 +59,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _remove_empty(created)
         raise
 
 
@@ -59,9 +79,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
 
     The folder gets the usual permissions (``0777`` less the umask). On an exception (including
     ``KeyboardInterrupt``) it is deleted with everything in it and ``path`` is never created. ``path`` must not
-    exist (check it, with a user-facing message, before long work) and its parent must.
+    exist (check it, with a user-facing message, before long work); missing parent folders are created, and removed
+    again on an exception.
     """
     path = Path(path)
+    created = _make_parents(path)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700
@@ -69,4 +91,5 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         staging.rename(path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(created)
         raise

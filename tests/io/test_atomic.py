@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from genmol.io.atomic import atomic_directory, atomic_write_text
+from genmol.io.atomic import atomic_directory, atomic_open, atomic_write_text
 
 
 def test_atomic_directory_appears_whole_with_usual_permissions(tmp_path):
@@ -30,3 +30,18 @@ def test_atomic_directory_leaves_nothing_on_an_error(tmp_path, error):
             (staging / "a.txt").write_text("a")
             raise error()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_parent_folders_are_made_and_removed_again_on_an_error(tmp_path):
+    with atomic_directory(tmp_path / "a" / "b" / "out") as staging:
+        (staging / "x.txt").write_text("x")
+    atomic_write_text(tmp_path / "c" / "d" / "f.txt", "f")
+    assert (tmp_path / "a" / "b" / "out" / "x.txt").read_text() == "x"
+    assert (tmp_path / "c" / "d" / "f.txt").read_text() == "f"
+    (tmp_path / "keep").mkdir()
+    for make in (atomic_directory, atomic_open):
+        with pytest.raises(RuntimeError):
+            with make(tmp_path / "keep" / "e" / "f" / "out"):
+                raise RuntimeError()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "c", "keep"]
+    assert list((tmp_path / "keep").iterdir()) == []
