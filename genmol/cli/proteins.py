@@ -742,8 +742,6 @@ def sample(
         raise GenmolError(f"--steps {steps}: integrate at least 1 step")
     if out.exists():
         raise GenmolError(f"--out {out} already exists; choose a new directory")
-    if not out.parent.exists():
-        raise GenmolError(f"--out {out}: the folder {out.parent} does not exist")
     source = model_source(checkpoint, "protein_diffusion")
     model = load_model_source(source)
     if steps is not None:
