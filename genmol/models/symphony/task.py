@@ -52,6 +52,7 @@ class SymphonyTask:
     def __init__(self, config: ml_collections.ConfigDict, molecules: MoleculeSet | None = None):
         """``molecules`` replaces ``data.source``/``data.split`` (e.g. a hand-picked training set)."""
         self.config = config
+        self.create_model(nnx.Rngs(0))  # a model config error comes before the (slow) data load
         dc = config.data
         ms = molecules if molecules is not None else self._load_split(dc)
         if dc.get("limit"):

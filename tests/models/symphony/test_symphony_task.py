@@ -168,3 +168,14 @@ def test_bfloat16_so2_maps_keep_the_loss_its_gradient_and_equivariance():
     real = np.asarray(batch.graph_mask)
     err = float(jnp.abs(cr.array - expected)[real].max()) / float(jnp.abs(c.array[real]).max())
     assert err < 2e-2
+
+
+def test_a_model_config_error_comes_before_the_data_load():
+    from genmol.errors import ConfigError
+
+    cfg = load_config(SYMPHONY_TEST, ["data.source=/nonexistent/qm9.npz"])
+    cfg.model.position_encoder.conv = "so2"
+    cfg.model.position_encoder.so2_mix = False
+    cfg.model.position_encoder.matmul_dtype = "bfloat16"  # the channel-wise form has no channel-mixing maps
+    with pytest.raises(ConfigError, match="leave it float32"):
+        SymphonyTask(cfg)
