@@ -86,6 +86,18 @@ def test_implied_timescales_of_a_two_state_chain():
         implied_timescales([states], 2.0, [3.0])
 
 
+def test_eigenvalues_outside_zero_one_give_no_timescale():
+    """A chain that alternates 0 1 0 1 ...: eigenvalue −1, which ``−τ / ln |λ|`` would report as an infinite
+    relaxation; independent frames: a second eigenvalue near 0, a timescale far below the lag or none."""
+    flip = implied_timescales([np.tile(np.array([0, 1], np.int32), 500)], 1.0, [1.0], n_timescales=1)
+    assert math.isnan(flip["timescales_ps"][0][0]) and "outside (0, 1)" in " ".join(flip["notes"])
+    rng = np.random.default_rng(1)
+    noisy = (rng.random(4000) < 0.5).astype(np.int32)  # independent frames: λ₂ ≈ 0, any sign
+    its = implied_timescales([noisy], 1.0, [1.0], n_timescales=1)
+    t = its["timescales_ps"][0][0]
+    assert math.isnan(t) or 0 < t < 1.0
+
+
 def test_states_come_from_the_reference():
     rng = np.random.default_rng(2)
     ref = [rng.normal(size=(500, 2)), rng.normal(size=(300, 2)) + 3]

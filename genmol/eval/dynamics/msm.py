@@ -5,7 +5,9 @@ model frames are assigned to the nearest reference centre, so both MSMs share on
 a reversible ``MaximumLikelihoodMSM`` is estimated from sliding-window counts (within each trajectory) on its
 largest connected set, and the implied timescales are ``t_i = −τ / ln λ_i(τ)`` (ps): flat in ``τ`` where the
 dynamics are Markovian at that resolution. A lag no trajectory is longer than, or too few visited states, gives
-NaN timescales (and a note) instead of an error.
+NaN timescales (and a note) instead of an error. So does an eigenvalue outside ``(0, 1)``: ``λ ≤ 0`` (deeptime's
+``−τ / ln |λ|`` would report an oscillation or a zero eigenvalue as a relaxation) and ``λ = 1`` beyond the
+stationary one (a count matrix that falls apart into separate sets at this lag: an infinite "timescale").
 """
 
 from __future__ import annotations
@@ -76,8 +78,13 @@ def implied_timescales(dtrajs: Sequence[np.ndarray], interval_ps: float, lags_ps
                     n_states = int(counts.n_states)
                     if n_states >= 2:
                         msm = MaximumLikelihoodMSM(reversible=True).fit(counts).fetch_model()
-                        got = np.asarray(msm.timescales(min(n_timescales, n_states - 1)), np.float64) * interval_ps
-                        ts[:len(got)] = got
+                        ev = np.real(np.asarray(msm.eigenvalues(min(n_timescales, n_states - 1) + 1)))[1:]
+                        ok = (ev > 0) & (ev < 1 - 1e-12)
+                        ts[:len(ev)][ok] = -lag_ps / np.log(ev[ok])
+                        if not ok.all():
+                            bad = ", ".join(f"{v:.3g}" for v in ev[~ok])
+                            out["notes"].append(f"lag {lag_ps:g} ps: eigenvalue(s) {bad} outside (0, 1) give no "
+                                                "relaxation timescale (NaN)")
                     else:
                         out["notes"].append(f"lag {lag_ps:g} ps: the largest connected set has {n_states} state(s)")
                 for w in {str(w.message) for w in caught}:  # e.g. deeptime's SpectralWarning on too little data
