@@ -1,5 +1,5 @@
-"""``proteins.py`` at 1 residue per latent node (no coarsening: the latent is one node per residue), for the strides table of
-experiments/ophiuchus_proteins/README.md. Levels beyond the base config's three keep its widest irreps
+"""``proteins.py`` at 1 residue per latent node (no coarsening: the latent is one node per residue), for the strides
+table of experiments/ophiuchus_proteins/README.md. Levels beyond the base config's three keep its widest irreps
 (``64x0e + 32x1o + 8x2e``); the latent is ``16x0e + 16x1o`` per node as in the shipped stride-4 model.
 
     genmol train ophiuchus --config configs/ophiuchus/proteins_stride1.py --workdir runs/oph_s1

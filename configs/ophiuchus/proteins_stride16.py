@@ -1,6 +1,6 @@
 """``proteins.py`` at 16 residues per latent node (4 coarsening levels of stride 2, kernel 4), for the strides table of
-experiments/ophiuchus_proteins/README.md. Levels beyond the base config's three keep its widest irreps
-(``64x0e + 32x1o + 8x2e``); the latent is ``16x0e + 16x1o`` per node as in the shipped stride-4 model.
+experiments/ophiuchus_proteins/README.md. Levels beyond the base config's three keep its widest irreps (``64x0e +
+32x1o + 8x2e``); the latent is ``16x0e + 16x1o`` per node as in the shipped stride-4 model.
 
     genmol train ophiuchus --config configs/ophiuchus/proteins_stride16.py --workdir runs/oph_s16
 """

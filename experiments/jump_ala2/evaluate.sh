@@ -5,6 +5,7 @@
 #   WALKERS 100.
 # SYSTEM=trpcage (the protein route, "Protein demonstration"): from the first frame of the held-out 320 K Trp-cage MD,
 #   against that held-out MD; JUMPS 100, TEMPERATURE 320, WALKERS 10.
+# CHURN=c (flow-path models): genmol simulate --churn c, the same-marginal SDE instead of the ODE.
 # Writes runs/eval/NAME/ (trajectories) and experiments/jump_ala2/results/NAME.json + NAME/ (plots).
 set -euo pipefail
 system=${SYSTEM:-ala2}
@@ -21,6 +22,7 @@ model=$1; name=$2; dt=${3:-10}; jumps=${4:-$d_jumps}; temp=${5:-$d_temp}; walker
 out=$root/runs/eval/$name
 rm -rf "$out"; mkdir -p "$out" "$here/results"
 extra=(); if [ -n "$steps" ]; then extra=(--steps "$steps"); fi
+if [ -n "${CHURN:-}" ]; then extra+=(--churn "$CHURN"); fi
 genmol simulate "$start" --jumps "$jumps" --dt "${dt}ps" --temperature "$temp" --walkers "$walkers" \
     --out "$out/traj.xtc" --checkpoint "$model" --seed 0 "${extra[@]}" \
     2>&1 | tail -1 | tee "$here/results/$name.simulate.txt"

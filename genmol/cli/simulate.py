@@ -67,6 +67,8 @@ def simulate(
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same trajectories)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Integration steps per jump (default: the "
                                                               "model's)."),
+    churn: float = typer.Option(0.0, "--churn", help="Flow-path models: integrate the same-marginal SDE with this "
+                                                      "diffusion instead of the ODE (0: the ODE)."),
     chunk: int = typer.Option(100, "--chunk", help="Jumps per written chunk (a stopped run keeps whole chunks)."),
     top: Optional[Path] = typer.Option(None, "--top", help="Topology of a trajectory input."),
     chain: Optional[str] = typer.Option(None, "--chain", help="The chain to simulate (inputs with several)."),
@@ -101,7 +103,7 @@ def simulate(
     for w in caught:
         console.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
     rollout = Rollout(model, system, walkers=walkers, temperature_K=temperature, delta_ps=delta, seed=seed,
-                      num_steps=steps)
+                      num_steps=steps, churn=churn)
     writer = TrajectoryWriter(out, system.protein, walkers, overwrite=force)
     files = writer.paths
     where = str(files[0]) if len(files) == 1 else f"{len(files)} files {files[0].name} … {files[-1].name} in " \

@@ -5,7 +5,11 @@ simulators from the current MD frame). Time ``t ∈ [0, 1]`` runs from the sourc
 
 * ``"flow"`` — flow matching on the straight path ``x_t = (1 − t) x₀ + t x₁`` (rectified flow; DeepJump with
   ``x₀`` the noised current frame). The network predicts ``x̂₁``; the velocity is
-  ``v = (x̂₁ − x_t) / (1 − t)``; sampling integrates the ODE ``dx = v dt`` (:func:`integrate`).
+  ``v = (x̂₁ − x_t) / (1 − t)``; sampling integrates the ODE ``dx = v dt`` (:func:`integrate`). For a Gaussian
+  source ``x₀ ~ N(μ, s²)`` the marginal score is ``−(x − t x̂₁ − (1 − t) μ) / ((1 − t) s)²``, so the SDE
+  ``dx = [v − c (x̂₀ − μ)] dt + sqrt(2 c s² (1 − t)) dW`` with ``x̂₀ = (x − t x̂₁) / (1 − t)`` has the same
+  marginals for any ``c ≥ 0`` (the Fokker–Planck equation with diffusion ``g² = 2 c s² (1 − t)``); ``c > 0``
+  (``churn``) re-injects noise and pulls each step back toward the model's marginal, as EDM's stochastic sampler.
 * ``"stochastic"`` — the two-sided stochastic interpolant ``x_t = (1 − t) x₀ + t x₁ + γ(t) z``,
   ``γ(t) = sqrt(t (1 − t))`` (EquiJump). The network predicts ``x̂₁`` and ``ẑ``; the drift is
   ``b = x̂₁ − x₀ + γ̇(t) ẑ`` where ``x₀`` is the known source; sampling integrates the SDE
@@ -97,15 +101,17 @@ def velocity(xt: jax.Array, x1_hat: jax.Array, t: jax.Array, t_max: float = 1 - 
 
 def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: jax.Array | None = None,
               epsilon: float = 1.0, project: Callable | None = None, noise_window=(0.1, 0.9),
-              noise_map: Callable | None = None, t_clip: float = 1e-3):
+              noise_map: Callable | None = None, t_clip: float = 1e-3, churn: float = 0.0, source_mean=None,
+              source_scale: float | None = None):
     """Integrates from ``t = 0`` (the source ``x0``) to ``t = 1``.
 
     Args:
         predict: ``predict(x_t, t) -> (x̂₁, ẑ or None)`` for a pytree ``x_t`` like ``x0``; ``t`` a scalar.
         x0: the source, a pytree of arrays.
         num_steps: Euler (ODE) or Euler–Maruyama (SDE) steps on a uniform grid.
-        path: ``"flow"`` (ODE) or ``"stochastic"`` (SDE with diffusion ``epsilon``).
-        key: PRNG key for the SDE noise (required for ``"stochastic"``).
+        path: ``"flow"`` (the ODE, or with ``churn > 0`` the same-marginal SDE of the module docstring) or
+            ``"stochastic"`` (SDE with diffusion ``epsilon``).
+        key: PRNG key for the SDE noise (required for ``"stochastic"`` and for ``churn > 0``).
         project: optional ``project(x) -> x`` applied after every step (re-centring, re-masking padded slots).
         t_clip: the stochastic path's ``γ(t)`` and ``γ̇(t)`` are taken at ``t`` clipped to ``[t_clip, 1 − t_clip]``,
             the training range of :func:`sample_time` (``γ̇ = (1 − 2t) / 2γ`` diverges at the ends: at ``t = 0``
@@ -113,13 +119,22 @@ def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: ja
         noise_map: optional ``noise_map(w) -> w`` applied to the standard Gaussian SDE increments (a pytree like
             ``x``) before they are scaled, e.g. an orthogonal map into a frame attached to the input, which keeps
             their distribution and makes a sample O(3)-equivariant for a fixed key.
+        churn: the flow path's SDE diffusion ``c`` (0: the ODE); only inside ``noise_window``.
+        source_mean, source_scale: the flow path's Gaussian source ``x₀ ~ N(source_mean, source_scale²)`` (a pytree
+            like ``x0``, default zeros; Å or feature units), needed for ``churn > 0``.
 
     Returns:
         the sample at ``t = 1``: the last step moves straight to the prediction ``x̂₁``.
     """
     check_path(path)
+    if churn < 0 or (churn > 0 and path != "flow"):
+        raise ConfigError(f"churn {churn}: a diffusion >= 0 of the flow path only")
     if path == "stochastic" and key is None:
         raise ConfigError("the stochastic interpolant needs a PRNG key to sample")
+    if churn and (key is None or not source_scale):
+        raise ConfigError("churn > 0 needs a PRNG key and the source's noise scale (source_scale > 0)")
+    if churn and source_mean is None:
+        source_mean = jax.tree.map(jnp.zeros_like, x0)
     ts = jnp.linspace(0.0, 1.0, num_steps + 1)
     project = project or (lambda x: x)
 
@@ -128,17 +143,25 @@ def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: ja
         t, dt = ts[i], ts[i + 1] - ts[i]
         x1_hat, z_hat = predict(x, t)
         last = i == num_steps - 1
-        if path == "flow":
-            new = jax.tree.map(lambda a, b: a + dt * velocity(a, b, t), x, x1_hat)
-        else:
-            g, gdot = gamma(jnp.clip(t, t_clip, 1 - t_clip), path)  # γ̇ ~ 1/γ is singular at the ends
+        if path == "stochastic" or churn:
             k, sub = jax.random.split(k)
             leaves, tree = jax.tree.flatten(x)
             keys = jax.tree.unflatten(tree, list(jax.random.split(sub, len(leaves))))
             w = jax.tree.map(lambda a, kk: jax.random.normal(kk, a.shape, a.dtype), x, keys)
             w = noise_map(w) if noise_map is not None else w
             on = (t > noise_window[0]) & (t < noise_window[1])
-            eps = jnp.where(on, epsilon, 0.0)
+            eps = jnp.where(on, churn if churn else epsilon, 0.0)
+        if path == "flow" and not churn:
+            new = jax.tree.map(lambda a, b: a + dt * velocity(a, b, t), x, x1_hat)
+        elif churn:
+            def churned(a, a1, mu, wi):
+                x0_hat = (a - t * a1) / (1 - t)  # t < 1 on every step that is not the last
+                drift = velocity(a, a1, t) - eps * (x0_hat - mu)
+                return a + dt * drift + jnp.sqrt(2 * eps * source_scale**2 * (1 - t) * dt) * wi
+
+            new = jax.tree.map(churned, x, x1_hat, source_mean, w)
+        else:
+            g, gdot = gamma(jnp.clip(t, t_clip, 1 - t_clip), path)  # γ̇ ~ 1/γ is singular at the ends
 
             def sde(a, a1, a0, zh, wi):
                 drift = a1 - a0 + gdot * zh - (eps / g) * zh

@@ -74,3 +74,27 @@ def test_stochastic_sde_needs_a_key_and_is_seeded():
     b = itp.integrate(predict, jnp.zeros((3, 3)), 8, path="stochastic", key=jax.random.key(0))
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, x1, atol=1e-6)  # the last step lands on x̂₁
+
+
+@pytest.mark.parametrize("churn", [0.0, 1.0, 4.0])
+def test_flow_churn_keeps_the_marginals_of_an_exact_model(churn):
+    """Gaussian source N(μ, s²) and target N(m, v²): with the exact x̂₁ = E[x₁ | x_t] the ODE and the churned SDE
+    both end at N(m, v²) (same marginals for every churn), and a churned sample depends on the key."""
+    mu, s, m, v = 1.0, 0.5, -2.0, 0.8
+
+    def predict(x, t):  # E[x₁ | x_t] for x_t = t x₁ + (1 − t) x₀, jointly Gaussian
+        var = t**2 * v**2 + (1 - t) ** 2 * s**2
+        return m + t * v**2 / var * (x - t * m - (1 - t) * mu), None
+
+    x0 = mu + s * jax.random.normal(jax.random.key(0), (40_000,))
+    x1 = itp.integrate(predict, x0, 200, "flow", key=jax.random.key(1), churn=churn,
+                       source_mean=jnp.full_like(x0, mu), source_scale=s, noise_window=(0.0, 1.0))
+    assert abs(float(x1.mean()) - m) < 0.02 and abs(float(x1.std()) - v) < 0.02
+    if churn:
+        other = itp.integrate(predict, x0, 200, "flow", key=jax.random.key(2), churn=churn,
+                              source_mean=jnp.full_like(x0, mu), source_scale=s)
+        assert float(jnp.abs(other - x1).mean()) > 0.01
+        with pytest.raises(ConfigError, match="noise scale"):
+            itp.integrate(predict, x0, 4, "flow", key=jax.random.key(1), churn=churn)
+        with pytest.raises(ConfigError, match="flow path only"):
+            itp.integrate(predict, x0, 4, "stochastic", key=jax.random.key(1), churn=churn)

@@ -191,8 +191,11 @@ class JumpModel(nnx.Module):
         return source + float(self.config.source_noise) * z
 
     def jump(self, key: jax.Array, aatype, source, atom_mask, residue_mask, temperature_K, delta_ps,
-             num_steps: int | None = None) -> jax.Array:
-        """One jump of every example: ``X_{t+Δ} [B, L, 14, 3]`` Å, atom centroid kept, empty slots 0."""
+             num_steps: int | None = None, churn: float = 0.0) -> jax.Array:
+        """One jump of every example: ``X_{t+Δ} [B, L, 14, 3]`` Å, atom centroid kept, empty slots 0.
+
+        ``churn`` (flow path): the diffusion of the same-marginal SDE of :mod:`genmol.losses.interpolants` around the
+        source ``N(X_t, source_noise²)``; 0 integrates the ODE."""
         mask = atom_mask & residue_mask[..., None]
         h = self.condition(aatype, source, atom_mask, residue_mask, temperature_K, delta_ps)
         k0, k1 = jax.random.split(key)
@@ -212,7 +215,8 @@ class JumpModel(nnx.Module):
             return jnp.where(mask[..., None], jnp.einsum("bij,blsj->blsi", frame, w), 0.0)
 
         return integrate(predict, project(x0), steps, self.path, key=k1, epsilon=float(self.config.epsilon),
-                         project=project, noise_map=rotate)
+                         project=project, noise_map=rotate, churn=float(churn), source_mean=source,
+                         source_scale=float(self.config.source_noise))
 
 
 def _centroid(x: jax.Array, mask: jax.Array) -> jax.Array:

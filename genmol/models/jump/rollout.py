@@ -83,19 +83,19 @@ def prepare_system(protein: Protein, source: str = "the structure") -> System:
 
 
 def _rollout_chunk(model: JumpModel, key, start, x, aatype, atom_mask, residue_mask, temperature, delta,
-                   num_jumps: int, num_steps: int):
+                   num_jumps: int, num_steps: int, churn: float = 0.0):
     """``num_jumps`` jumps of every walker from ``x [W, L, 14, 3]``: frames ``[num_jumps, W, L, 14, 3]``."""
 
     def one(x, i):
         k = jax.random.fold_in(key, start + i)
-        y = model.jump(k, aatype, x, atom_mask, residue_mask, temperature, delta, num_steps=num_steps)
+        y = model.jump(k, aatype, x, atom_mask, residue_mask, temperature, delta, num_steps=num_steps, churn=churn)
         return y, y
 
     _, frames = jax.lax.scan(one, x, jnp.arange(num_jumps))
     return frames
 
 
-_run_chunk = nnx.jit(_rollout_chunk, static_argnames=("num_jumps", "num_steps"))
+_run_chunk = nnx.jit(_rollout_chunk, static_argnames=("num_jumps", "num_steps", "churn"))
 
 
 class Rollout:
@@ -108,10 +108,11 @@ class Rollout:
         temperature_K, delta_ps: the conditions of every jump.
         seed: the rollout's randomness.
         num_steps: integration steps per jump (default: the model's ``num_steps``).
+        churn: the flow path's same-marginal SDE diffusion (:meth:`JumpModel.jump`; 0: the ODE).
     """
 
     def __init__(self, model: JumpModel, system: System, *, walkers: int, temperature_K: float, delta_ps: float,
-                 seed: int = 0, num_steps: int | None = None):
+                 seed: int = 0, num_steps: int | None = None, churn: float = 0.0):
         if walkers < 1:
             raise GenmolError(f"--walkers {walkers}: at least one walker")
         if not (np.isfinite(delta_ps) and delta_ps > 0):
@@ -123,6 +124,12 @@ class Rollout:
         self.num_steps = int(num_steps or model.config.num_steps)
         if self.num_steps < 1:
             raise GenmolError(f"--steps {self.num_steps}: at least one integration step per jump")
+        self.churn = float(churn)
+        if self.churn < 0 or not np.isfinite(self.churn):
+            raise GenmolError(f"--churn {churn}: a diffusion >= 0")
+        if self.churn and (model.path != "flow" or not float(model.config.source_noise)):
+            raise GenmolError(f"--churn {churn}: only for a flow-path model with source noise (this one: path "
+                              f"{model.path!r}, source_noise {float(model.config.source_noise)} Å)")
         self.key = jax.random.key(int(seed))
         w = self.walkers
         self._aatype = jnp.broadcast_to(jnp.asarray(system.aatype), (w, system.num_residues))
@@ -148,7 +155,8 @@ class Rollout:
         done = 0
         while done < num_jumps:
             frames = _run_chunk(self.model, self.key, done, x, self._aatype, self._mask, self._residue_mask,
-                                self._temperature, self._delta, num_jumps=chunk, num_steps=self.num_steps)
+                                self._temperature, self._delta, num_jumps=chunk, num_steps=self.num_steps,
+                                churn=self.churn)
             x = frames[-1]
             n = min(chunk, num_jumps - done)
             out = np.asarray(frames[:n])

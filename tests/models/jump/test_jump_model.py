@@ -35,7 +35,8 @@ def chain():
 
 
 _call = nnx.jit(lambda m, a, s, x, am, rm, temp, d, t: m(a, s, x, am, rm, temp, d, t))
-_jump = nnx.jit(lambda m, k, a, s, am, rm, temp, d: m.jump(k, a, s, am, rm, temp, d))
+_jump = nnx.jit(lambda m, k, a, s, am, rm, temp, d, churn=0.0: m.jump(k, a, s, am, rm, temp, d, churn=churn),
+                static_argnames="churn")
 
 
 def _run(model, c, source=None, x_t=None, temperature=None, delta=None):
@@ -94,19 +95,21 @@ def test_noise_frame_is_orthogonal_and_turns_with_the_input(chain):
         np.testing.assert_allclose(fr, q @ f, atol=1e-4)
 
 
-@pytest.mark.parametrize("path", ["flow", "stochastic"])
-def test_a_jump_turns_with_its_input_for_a_fixed_key_and_keeps_the_frame_whole(chain, path):
+@pytest.mark.parametrize("path, churn", [("flow", 0.0), ("flow", 2.0), ("stochastic", 0.0)])
+def test_a_jump_turns_with_its_input_for_a_fixed_key_and_keeps_the_frame_whole(chain, path, churn):
     model = _model(path)
     key = jax.random.key(7)
     m = chain["atom_mask"]
     args = (chain["aatype"], chain["source"], m, chain["residue_mask"], chain["temperature"], chain["delta"])
-    y = np.asarray(_jump(model, key, *args))
+    y = np.asarray(_jump(model, key, *args, churn=churn))
     assert np.isfinite(y).all() and np.all(y[~m] == 0)
     np.testing.assert_allclose(y[m].mean(0), chain["source"][m].mean(0), atol=1e-3)  # centroid kept
     q = random_orthogonal(11, True).astype(np.float32)
     yr = np.asarray(_jump(model, key, chain["aatype"], np.where(m[..., None], chain["source"] @ q.T, 0), m,
-                          chain["residue_mask"], chain["temperature"], chain["delta"]))
+                          chain["residue_mask"], chain["temperature"], chain["delta"], churn=churn))
     np.testing.assert_allclose(yr, np.where(m[..., None], y @ q.T, 0), atol=2e-3, rtol=1e-4)
-    # Same key, same output; another key, another sample.
-    np.testing.assert_array_equal(np.asarray(_jump(model, key, *args)), y)
-    assert np.abs(np.asarray(_jump(model, jax.random.key(8), *args)) - y).max() > 1e-3
+    # Same key, same output; another key, another sample; the churned SDE is another sampler than the ODE.
+    np.testing.assert_array_equal(np.asarray(_jump(model, key, *args, churn=churn)), y)
+    assert np.abs(np.asarray(_jump(model, jax.random.key(8), *args, churn=churn)) - y).max() > 1e-3
+    if churn:
+        assert np.abs(np.asarray(_jump(model, key, *args)) - y).max() > 1e-3

@@ -126,6 +126,11 @@ def test_rollouts_are_deterministic_and_do_not_depend_on_the_chunk_size(task):
     other = Rollout(model, system, walkers=2, temperature_K=300, delta_ps=10, seed=4, num_steps=2)
     assert np.abs(np.concatenate(list(other.chunks(5, chunk=5))) - a).max() > 1e-4
     assert np.all(a[..., ~system.atom_mask, :] == 0)
+    churned = Rollout(model, system, walkers=2, temperature_K=300, delta_ps=10, seed=3, num_steps=2, churn=1.0)
+    c = np.concatenate(list(churned.chunks(5, chunk=5)))
+    assert np.isfinite(c).all() and np.abs(c - a).max() > 1e-4 and np.all(c[..., ~system.atom_mask, :] == 0)
+    with pytest.raises(GenmolError, match="--churn -1"):
+        Rollout(model, system, walkers=1, temperature_K=300, delta_ps=10, churn=-1.0)
 
 
 def test_structures_the_model_cannot_move_are_one_sentence():
