@@ -60,6 +60,7 @@ def implied_timescales(dtrajs: Sequence[np.ndarray], interval_ps: float, lags_ps
     from deeptime.markov.msm import MaximumLikelihoodMSM
 
     out = {"lags_ps": [], "timescales_ps": [], "num_states": [], "notes": []}
+    outside = []  # lags with eigenvalues outside (0, 1)
     for lag_ps in lags_ps:
         k = lag_ps / interval_ps
         if abs(k - round(k)) > 1e-6 * max(1.0, k) or round(k) < 1:
@@ -82,9 +83,7 @@ def implied_timescales(dtrajs: Sequence[np.ndarray], interval_ps: float, lags_ps
                         ok = (ev > 0) & (ev < 1 - 1e-12)
                         ts[:len(ev)][ok] = -lag_ps / np.log(ev[ok])
                         if not ok.all():
-                            bad = ", ".join(f"{v:.3g}" for v in ev[~ok])
-                            out["notes"].append(f"lag {lag_ps:g} ps: eigenvalue(s) {bad} outside (0, 1) give no "
-                                                "relaxation timescale (NaN)")
+                            outside.append(f"{lag_ps:g} ps ({', '.join(f'{v:.2g}' for v in ev[~ok])})")
                     else:
                         out["notes"].append(f"lag {lag_ps:g} ps: the largest connected set has {n_states} state(s)")
                 for w in {str(w.message) for w in caught}:  # e.g. deeptime's SpectralWarning on too little data
@@ -94,4 +93,7 @@ def implied_timescales(dtrajs: Sequence[np.ndarray], interval_ps: float, lags_ps
         out["lags_ps"].append(float(lag_ps))
         out["timescales_ps"].append(ts.tolist())
         out["num_states"].append(n_states)
+    if outside:
+        lags = "; ".join(outside)
+        out["notes"].append(f"no relaxation timescale (NaN) from eigenvalues outside (0, 1) at lag {lags}")
     return out
