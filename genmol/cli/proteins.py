@@ -726,6 +726,8 @@ def sample(
                                                                          "(default: the shipped one) or run."),
     seed: int = typer.Option(0, "--seed", help="Random seed (a sample depends on the seed and its index only)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Integration steps (default: the model's)."),
+    churn: float = typer.Option(0.0, "--churn", help="Flow-path models: integrate the same-marginal SDE with this "
+                                                     "diffusion instead of the ODE (0: the ODE)."),
     batch: int = typer.Option(8, "--batch", help="Proteins sampled together."),
     view_html: Optional[Path] = typer.Option(None, "--view", help="Also write an HTML view of the samples."),
 ):
@@ -748,13 +750,13 @@ def sample(
         model.config.num_steps = int(steps)
     with _progress(True) as bar:
         task = bar.add_task("sample", total=len(lengths))
-        proteins = sample_proteins(model, lengths, seed=seed, batch_size=batch,
+        proteins = sample_proteins(model, lengths, seed=seed, batch_size=batch, churn=churn,
                                    on_batch=lambda n: bar.advance(task, n))
     metrics = ensemble_metrics(proteins)
     with atomic_directory(out) as staging:
         for i, p in enumerate(proteins):
             _write_structure(staging / f"sample_{i:04d}.pdb", p)
-        record = {"model": str(source.path), "seed": seed, "num_steps": int(model.config.num_steps),
+        record = {"model": str(source.path), "seed": seed, "num_steps": int(model.config.num_steps), "churn": churn,
                   "lengths": lengths, "metrics": _json_safe(metrics)}
         atomic_write_text(staging / "summary.json", json.dumps(record, indent=2) + "\n")
     if view_html is not None:

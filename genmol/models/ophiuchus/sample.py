@@ -7,8 +7,9 @@ padding re-masked after every step), then decoded by the model's autoencoder for
 are the decoder's most likely ones. Chains of similar length share one jitted batch (lengths are padded to a
 multiple of ``bucket`` residues). Proteins come back as :class:`~genmol.data.proteins.structure.Protein` records
 (chain ``A``, residues numbered from 1), in the order of ``lengths``; the result depends only on ``seed`` and the
-index of each request (per-protein keys ``fold_in(key(seed), i)``), not on the batching — for the flow path;
-the stochastic path's SDE noise is drawn per batch.
+index of each request (per-protein keys ``fold_in(key(seed), i)``), not on the batching — for the flow path's
+ODE; SDE noise (the stochastic path, or the flow path with ``churn > 0``: the same-marginal SDE around the
+standard Gaussian source of :mod:`genmol.losses.interpolants`) is drawn per batch.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _centre(p: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.where(mask[..., None], p - c[..., None, :], 0.0)
 
 
-def _sample_batch(model: LatentDiffusion, keys: jax.Array, mask: jax.Array, residue_mask: jax.Array):
+def _sample_batch(model: LatentDiffusion, keys: jax.Array, mask: jax.Array, residue_mask: jax.Array,
+                  churn: float = 0.0):
     """``keys [B]``, latent ``mask [B, N]``, ``residue_mask [B, L]`` -> ``(aatype [B, L], positions [B, L, 14, 3])``."""
     c = model.config
     d = model.denoiser.latent_irreps.dim
@@ -64,23 +66,28 @@ def _sample_batch(model: LatentDiffusion, keys: jax.Array, mask: jax.Array, resi
         f, p = x
         return f * mask[..., None], _centre(p, mask)
 
-    f, p = integrate(predict, (f0, p0), int(c.num_steps), path=str(c.path), key=ks[0], project=project)
+    f, p = integrate(predict, (f0, p0), int(c.num_steps), path=str(c.path), key=ks[0], project=project,
+                     churn=churn, source_scale=1.0)
     feats = denormalise(f, e3nn.Irreps(c.latent_irreps), c.feature_shift, c.feature_scale) * mask[..., None]
     latent = Latent(feats, p * float(c.position_scale), mask)
     _, positions, aatype = model.autoencoder.decode(latent, residue_mask)
     return aatype, positions
 
 
-_run = nnx.jit(_sample_batch)
+_run = nnx.jit(_sample_batch, static_argnames="churn")
 
 
 def sample_proteins(model: LatentDiffusion, lengths: Sequence[int], seed: int = 0, batch_size: int = 8,
-                    bucket: int = 16, on_batch: Callable[[int], None] | None = None) -> list[Protein]:
+                    bucket: int = 16, on_batch: Callable[[int], None] | None = None,
+                    churn: float = 0.0) -> list[Protein]:
     """One sampled protein per entry of ``lengths`` (residues). See the module docstring.
 
     Raises:
-        GenmolError: a length below 2 or above :data:`MAX_LENGTH`.
+        GenmolError: a length below 2 or above :data:`MAX_LENGTH`; ``churn`` below 0 or with the stochastic path.
     """
+    if not (np.isfinite(churn) and churn >= 0) or (churn and str(model.config.path) != "flow"):
+        raise GenmolError(f"--churn {churn}: a diffusion >= 0, for a flow-path model only (this one: "
+                          f"{model.config.path})")
     lengths = [int(n) for n in lengths]
     for n in lengths:
         if not 2 <= n <= MAX_LENGTH:
@@ -97,7 +104,7 @@ def sample_proteins(model: LatentDiffusion, lengths: Sequence[int], seed: int = 
         res_mask = np.arange(longest)[None, :] < np.array([lengths[i] for i in rows])[:, None]
         lat_mask = np.arange(nodes)[None, :] < np.array([coarse_length(lengths[i], r) for i in rows])[:, None]
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.asarray(rows))
-        aatype, positions = _run(model, keys, jnp.asarray(lat_mask), jnp.asarray(res_mask))
+        aatype, positions = _run(model, keys, jnp.asarray(lat_mask), jnp.asarray(res_mask), churn=float(churn))
         aatype, positions = np.asarray(aatype), np.asarray(positions)
         for row, i in enumerate(idx):
             n = lengths[i]

@@ -135,6 +135,9 @@ def test_sampling_is_deterministic_and_independent_of_batching(model):
     np.testing.assert_allclose(alone[1].positions, a[1].positions, atol=1e-4)
     other = sample_proteins(model, [16], seed=4, batch_size=4)
     assert not np.allclose(other[0].positions, a[0].positions)
+    churned = sample_proteins(model, [16, 9, 13], seed=3, batch_size=4, churn=1.0)  # the SDE: another sampler
+    assert all(np.isfinite(x.positions).all() for x in churned)
+    assert not np.allclose(churned[0].positions, a[0].positions)
 
 
 def test_sampling_rejects_bad_lengths(model):
@@ -143,6 +146,8 @@ def test_sampling_rejects_bad_lengths(model):
 
     with pytest.raises(GenmolError, match="2..1024"):
         sample_proteins(model, [1])
+    with pytest.raises(GenmolError, match="--churn -1"):
+        sample_proteins(model, [16], churn=-1.0)
 
 
 def test_sample_proteins_command_writes_a_folder_and_refuses_bad_requests(task, model, tmp_path):
