@@ -1,7 +1,9 @@
 """Config files and command-line overrides.
 
 A config is a Python file defining ``get_config() -> ml_collections.ConfigDict``
-(``configs/<model>/<dataset>.py``). Overrides use dotted keys, ``train.steps=100``;
+(``configs/<model>/<dataset>.py``). ``FILE.py:ARG`` passes the string ``ARG`` to ``get_config(ARG)``, as
+ml_collections' ``config_flags`` do (a family of configs in one file, e.g. ``configs/ophiuchus/proteins.py:16``).
+Overrides use dotted keys, ``train.steps=100``;
 values are parsed as Python literals where possible (``1e-3``, ``(64, 64)``, ``True``)
 and otherwise kept as strings. Unknown keys are errors, never silently added.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import json
 import os
 from pathlib import Path
@@ -27,8 +30,13 @@ TRAIN_DEFAULTS = {"ema_warmup": False}
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> ml_collections.ConfigDict:
-    """Loads ``get_config()`` from a config file and applies ``overrides`` (``key=value``)."""
-    path = Path(path)
+    """Loads ``get_config()`` (or ``get_config(ARG)`` for ``FILE.py:ARG``) from a config file and applies
+    ``overrides`` (``key=value``)."""
+    arg = None
+    text = str(path)
+    if not Path(text).is_file() and ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
+        text, arg = text.rsplit(":", 1)
+    path = Path(text)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     spec = importlib.util.spec_from_file_location(f"_genmol_config_{path.stem}", path)
@@ -39,7 +47,17 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         raise ConfigError(f"config file {path} failed to load: {type(e).__name__}: {e}") from e
     if not hasattr(module, "get_config"):
         raise ConfigError(f"config file {path} defines no get_config()")
-    config = module.get_config()
+    if arg is None:
+        config = module.get_config()
+    else:
+        if not inspect.signature(module.get_config).parameters:
+            raise ConfigError(f"config file {path} takes no argument; drop ':{arg}'")
+        try:
+            config = module.get_config(arg)
+        except ConfigError:
+            raise
+        except Exception as e:  # a bad argument is a user error
+            raise ConfigError(f"config {path}:{arg}: {type(e).__name__}: {e}") from e
     train = config.get("train") if isinstance(config, ml_collections.ConfigDict) else None
     if isinstance(train, ml_collections.ConfigDict):  # trainer options added after most configs were written
         for key, value in TRAIN_DEFAULTS.items():

@@ -39,3 +39,20 @@ def test_missing_and_broken_config_files(tmp_path):
     (tmp_path / "empty.py").write_text("x = 1\n")
     with pytest.raises(ConfigError, match="no get_config"):
         load_config(tmp_path / "empty.py")
+
+
+def test_a_config_argument_after_a_colon_goes_to_get_config(tmp_path):
+    """``FILE.py:ARG`` (ml_collections' convention): the strides family of the protein autoencoder."""
+    default = load_config(ROOT / "configs" / "ophiuchus" / "proteins.py")
+    assert load_config(f"{ROOT / 'configs' / 'ophiuchus' / 'proteins.py'}:4").to_json() == default.to_json()
+    for r, levels in [(1, 0), (2, 1), (8, 3), (16, 4)]:
+        c = load_config(f"{ROOT / 'configs' / 'ophiuchus' / 'proteins.py'}:{r}", ["train.steps=5"])
+        assert c.model.strides == (2,) * levels and len(c.model.irreps) == levels + 1 and c.train.steps == 5
+    with pytest.raises(ConfigError, match="power of 2"):
+        load_config(f"{ROOT / 'configs' / 'ophiuchus' / 'proteins.py'}:3")
+    with pytest.raises(ConfigError, match="proteins.py:x: ValueError"):
+        load_config(f"{ROOT / 'configs' / 'ophiuchus' / 'proteins.py'}:x")
+    with pytest.raises(ConfigError, match="takes no argument"):
+        load_config(f"{ROOT / 'configs' / 'property' / 'qm9.py'}:4")
+    with pytest.raises(ConfigError, match="nope.py does not exist"):
+        load_config(f"{tmp_path / 'nope.py'}:4")

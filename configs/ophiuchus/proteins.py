@@ -3,16 +3,23 @@
     genmol train ophiuchus --config configs/ophiuchus/proteins.py --workdir runs/ophiuchus
     genmol train ophiuchus --config configs/ophiuchus/proteins.py --workdir DIR --set data.path=MY_PDBS
 
-Other compression rates: ``--set model.strides=(2,2,2) model.kernels=(4,4,4)`` with one more entry in
-``model.irreps`` (8 residues per node); ``model.strides=()`` is the no-coarsening baseline.
+Other compression rates: ``--config configs/ophiuchus/proteins.py:R`` for R = 1 (no coarsening: one latent node
+per residue), 2, 4 (the default), 8 or 16 residues per latent node: log2(R) levels of stride 2 and kernel 4; levels
+beyond the three below keep the widest irreps (``64x0e + 32x1o + 8x2e``), the latent stays ``16x0e + 16x1o`` per node
+(the strides table of experiments/ophiuchus_proteins/README.md).
 """
 
 import ml_collections
 
+from genmol.errors import ConfigError
 from genmol.train.optim import optim_config
 
 
-def get_config() -> ml_collections.ConfigDict:
+def get_config(residues_per_node: str = "4") -> ml_collections.ConfigDict:
+    r = int(residues_per_node)
+    levels = r.bit_length() - 1
+    if r < 1 or r != 2**levels:
+        raise ConfigError(f"residues per latent node must be a power of 2 (1, 2, 4, 8, 16, ...), got {r}")
     c = ml_collections.ConfigDict()
     c.model_name = "ophiuchus"
     c.seed = 0
@@ -23,10 +30,11 @@ def get_config() -> ml_collections.ConfigDict:
         max_length=0,         # 0: no upper limit
         eval_examples=32,
     ))
+    widths = ("32x0e + 16x1o + 4x2e", "48x0e + 24x1o + 6x2e", "64x0e + 32x1o + 8x2e")
     c.model = ml_collections.ConfigDict(dict(
-        irreps=("32x0e + 16x1o + 4x2e", "48x0e + 24x1o + 6x2e", "64x0e + 32x1o + 8x2e"),
-        strides=(2, 2),       # residues per latent node = product of the strides
-        kernels=(4, 4),       # kernel - stride even: windows overlap by (kernel - stride) / 2 nodes each side
+        irreps=(widths + widths[-1:] * levels)[:levels + 1],  # per level, the residue level first
+        strides=(2,) * levels,  # residues per latent node = product of the strides
+        kernels=(4,) * levels,  # kernel - stride even: windows overlap by (kernel - stride) / 2 nodes each side
         mix_kernel=5,         # stride-1 convolution of the mixing blocks (odd)
         depth=1,              # mixing blocks per level (encoder and decoder each)
         square_divisor=4,     # the self-interaction squares irreps with 1/square_divisor of the channels

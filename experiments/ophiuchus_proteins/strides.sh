@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd); cd "$root"
 run=runs/oph_s$stride
 extra=(); if [ "$resume" = 1 ]; then extra=(--resume); fi
 [ -d runs/test_chains ] || genmol data proteins --split test --out runs/test_chains
-genmol train ophiuchus --config "configs/ophiuchus/proteins_stride$stride.py" --workdir "$run" "${extra[@]}"
+genmol train ophiuchus --config "configs/ophiuchus/proteins.py:$stride" --workdir "$run" "${extra[@]}"
 genmol export "$run" --out "${run}_model"
 rm -rf "runs/recon_s$stride"
 genmol reconstruct protein runs/test_chains --out "runs/recon_s$stride" --checkpoint "${run}_model" \

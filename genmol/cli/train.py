@@ -18,7 +18,8 @@ _MODELS = "; ".join(f"{name}: {f.description}" for name, f in FAMILIES.items())
 
 def train(
     model: str = typer.Argument(..., help=f"Model family to train ({_MODELS})."),
-    config: Path = typer.Option(..., "--config", "-c", help="Config file (configs/<model>/<dataset>.py)."),
+    config: Path = typer.Option(..., "--config", "-c",
+                                help="Config file (configs/<model>/<dataset>.py), or FILE.py:ARG for get_config(ARG)."),
     workdir: Path = typer.Option(..., "--workdir", "-w", help="Run directory for checkpoints and metrics."),
     set_: List[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in --workdir."),
