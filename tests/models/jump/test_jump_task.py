@@ -126,9 +126,11 @@ def test_rollouts_are_deterministic_and_do_not_depend_on_the_chunk_size(task):
     other = Rollout(model, system, walkers=2, temperature_K=300, delta_ps=10, seed=4, num_steps=2)
     assert np.abs(np.concatenate(list(other.chunks(5, chunk=5))) - a).max() > 1e-4
     assert np.all(a[..., ~system.atom_mask, :] == 0)
-    churned = Rollout(model, system, walkers=2, temperature_K=300, delta_ps=10, seed=3, num_steps=2, churn=1.0)
-    c = np.concatenate(list(churned.chunks(5, chunk=5)))
-    assert np.isfinite(c).all() and np.abs(c - a).max() > 1e-4 and np.all(c[..., ~system.atom_mask, :] == 0)
+    # the churned SDE (noise only inside the window 0.1 < t < 0.9 and never on the last step: 4 steps, not 2)
+    ode = Rollout(model, system, walkers=2, temperature_K=300, delta_ps=10, seed=3, num_steps=4)
+    churned = Rollout(model, system, walkers=2, temperature_K=300, delta_ps=10, seed=3, num_steps=4, churn=1.0)
+    o, c = (np.concatenate(list(r.chunks(5, chunk=5))) for r in (ode, churned))
+    assert np.isfinite(c).all() and np.abs(c - o).max() > 1e-4 and np.all(c[..., ~system.atom_mask, :] == 0)
     with pytest.raises(GenmolError, match="--churn -1"):
         Rollout(model, system, walkers=1, temperature_K=300, delta_ps=10, churn=-1.0)
 
