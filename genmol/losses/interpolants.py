@@ -30,6 +30,7 @@ Shapes: point sets ``[..., N, 3]``, times ``[...]`` (broadcast against the leadi
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import jax
@@ -37,8 +38,8 @@ import jax.numpy as jnp
 
 from genmol.errors import ConfigError
 
-__all__ = ["PATHS", "check_path", "sample_time", "interpolate", "gamma", "alignment_scales", "preconditioning",
-           "velocity", "integrate"]
+__all__ = ["PATHS", "check_path", "check_churn", "sample_time", "interpolate", "gamma", "alignment_scales",
+           "preconditioning", "velocity", "integrate"]
 
 PATHS = ("flow", "stochastic")
 
@@ -46,6 +47,19 @@ PATHS = ("flow", "stochastic")
 def check_path(path: str) -> None:
     if path not in PATHS:
         raise ConfigError(f"unknown interpolant {path!r}; choose one of {PATHS}")
+
+
+def check_churn(churn: float, path: str, source_scale: float | None, name: str = "churn") -> None:
+    """Raises :class:`ConfigError` unless ``churn`` (the flow path's same-marginal SDE diffusion, :func:`integrate`)
+    is 0, or positive for a flow path whose Gaussian source has a noise scale; ``name`` is how the message names it
+    (e.g. a command-line flag)."""
+    if not (math.isfinite(churn) and churn >= 0):
+        raise ConfigError(f"{name} {churn}: a diffusion >= 0")
+    if churn and path != "flow":
+        raise ConfigError(f"{name} {churn}: a diffusion of the flow path only (this model: {path!r})")
+    if churn and not source_scale:
+        raise ConfigError(f"{name} {churn} needs the source's noise scale (source_scale > 0; this model: "
+                          f"{source_scale})")
 
 
 def gamma(t: jax.Array, path: str) -> tuple[jax.Array, jax.Array]:
@@ -127,12 +141,9 @@ def integrate(predict: Callable, x0, num_steps: int, path: str = "flow", key: ja
         the sample at ``t = 1``: the last step moves straight to the prediction ``x̂₁``.
     """
     check_path(path)
-    if churn < 0 or (churn > 0 and path != "flow"):
-        raise ConfigError(f"churn {churn}: a diffusion >= 0 of the flow path only")
-    if path == "stochastic" and key is None:
-        raise ConfigError("the stochastic interpolant needs a PRNG key to sample")
-    if churn and (key is None or not source_scale):
-        raise ConfigError("churn > 0 needs a PRNG key and the source's noise scale (source_scale > 0)")
+    check_churn(churn, path, source_scale)
+    if (path == "stochastic" or churn) and key is None:
+        raise ConfigError(f"the {path} path with churn {churn} needs a PRNG key to sample")
     if churn and source_mean is None:
         source_mean = jax.tree.map(jnp.zeros_like, x0)
     ts = jnp.linspace(0.0, 1.0, num_steps + 1)

@@ -28,6 +28,7 @@ from flax import nnx
 from genmol.data.proteins import residues as rc
 from genmol.data.proteins.structure import Protein
 from genmol.errors import GenmolError
+from genmol.losses.interpolants import check_churn
 from genmol.models.jump.model import JumpModel
 
 __all__ = ["System", "prepare_system", "Rollout"]
@@ -125,11 +126,7 @@ class Rollout:
         if self.num_steps < 1:
             raise GenmolError(f"--steps {self.num_steps}: at least one integration step per jump")
         self.churn = float(churn)
-        if self.churn < 0 or not np.isfinite(self.churn):
-            raise GenmolError(f"--churn {churn}: a diffusion >= 0")
-        if self.churn and (model.path != "flow" or not float(model.config.source_noise)):
-            raise GenmolError(f"--churn {churn}: only for a flow-path model with source noise (this one: path "
-                              f"{model.path!r}, source_noise {float(model.config.source_noise)} Å)")
+        check_churn(self.churn, model.path, float(model.config.source_noise), name="--churn")
         self.key = jax.random.key(int(seed))
         w = self.walkers
         self._aatype = jnp.broadcast_to(jnp.asarray(system.aatype), (w, system.num_residues))

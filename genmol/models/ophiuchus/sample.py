@@ -25,7 +25,7 @@ from flax import nnx
 from genmol.data.proteins import residues as rc
 from genmol.data.proteins.structure import Protein
 from genmol.errors import GenmolError
-from genmol.losses.interpolants import integrate
+from genmol.losses.interpolants import check_churn, integrate
 from genmol.models.ophiuchus.latent_diffusion import LatentDiffusion, denormalise
 from genmol.models.ophiuchus.autoencoder import Latent
 from genmol.nn.sequence import coarse_length
@@ -85,9 +85,7 @@ def sample_proteins(model: LatentDiffusion, lengths: Sequence[int], seed: int = 
     Raises:
         GenmolError: a length below 2 or above :data:`MAX_LENGTH`; ``churn`` below 0 or with the stochastic path.
     """
-    if not (np.isfinite(churn) and churn >= 0) or (churn and str(model.config.path) != "flow"):
-        raise GenmolError(f"--churn {churn}: a diffusion >= 0, for a flow-path model only (this one: "
-                          f"{model.config.path})")
+    check_churn(float(churn), str(model.config.path), 1.0, name="--churn")  # the source is standard Gaussian
     lengths = [int(n) for n in lengths]
     for n in lengths:
         if not 2 <= n <= MAX_LENGTH:
