@@ -21,7 +21,7 @@ import numpy as np
 
 from genmol.errors import BudgetError
 
-__all__ = ["Graph", "GraphBatch", "Budget", "pad_graphs", "single_graph_batch", "stack_batches", "node_slots",
+__all__ = ["Graph", "GraphBatch", "Budget", "pad_graphs", "disjoint_graph_batch", "stack_batches", "node_slots",
            "to_dense"]
 
 
@@ -157,18 +157,26 @@ def pad_graphs(graphs: list[Graph], budget: Budget, like: Graph | None = None) -
                       graph_mask, n_node, node_features, graph_features)
 
 
-def single_graph_batch(positions: jax.Array, species: jax.Array, node_mask: jax.Array, senders: jax.Array,
-                       receivers: jax.Array, edge_mask: jax.Array) -> GraphBatch:
-    """One graph padded in place (traceable): ``positions [N, 3]`` Å, ``species [N]``, real nodes
-    ``node_mask [N]`` (a prefix; the last slot is padding), edges ``[E]`` with ``edge_mask``.
-    Padding edges are redirected to the last (padding) node, as :func:`pad_graphs` does."""
+def disjoint_graph_batch(positions: jax.Array, species: jax.Array, node_mask: jax.Array, senders: jax.Array,
+                         receivers: jax.Array, edge_mask: jax.Array) -> GraphBatch:
+    """``K`` graphs, each padded in place, as one disjoint graph (traceable): ``positions [K, N, 3]`` Å,
+    ``species [K, N]``, real nodes ``node_mask [K, N]`` (a prefix; each graph's last slot is padding), edges
+    ``[K, E]`` indexing their own graph's nodes, with ``edge_mask``. Graph ``k``'s node ``i`` becomes node
+    ``k N + i``; padding edges are redirected to their graph's last (padding) node, as :func:`pad_graphs` does;
+    padding nodes belong to a last, padding graph (``G = K + 1``). One network call then serves every graph,
+    which on CPU is faster than ``vmap`` over graphs (batched gathers and scatters are slow there)."""
     import jax.numpy as jnp
 
-    last = positions.shape[0] - 1
-    n = jnp.sum(node_mask).astype(jnp.int32)
-    return GraphBatch(positions, species, jnp.where(edge_mask, senders, last), jnp.where(edge_mask, receivers, last),
-                      jnp.where(node_mask, 0, 1).astype(jnp.int32), node_mask, edge_mask, jnp.array([True, False]),
-                      jnp.stack([n, positions.shape[0] - n]).astype(jnp.int32), {}, {})
+    k, n = positions.shape[:2]
+    offset = (jnp.arange(k, dtype=jnp.int32) * n)[:, None]
+    last = n - 1
+    flat = lambda a: a.reshape((k * n,) + a.shape[2:])  # noqa: E731
+    node_graph = jnp.where(node_mask, jnp.arange(k, dtype=jnp.int32)[:, None], k)
+    n_node = jnp.sum(node_mask, axis=1).astype(jnp.int32)
+    return GraphBatch(flat(positions), flat(species), (jnp.where(edge_mask, senders, last) + offset).reshape(-1),
+                      (jnp.where(edge_mask, receivers, last) + offset).reshape(-1), flat(node_graph), flat(node_mask),
+                      edge_mask.reshape(-1), jnp.arange(k + 1) < k,
+                      jnp.concatenate([n_node, (k * n - jnp.sum(n_node))[None]]).astype(jnp.int32), {}, {})
 
 
 def stack_batches(batches: list[GraphBatch]) -> GraphBatch:

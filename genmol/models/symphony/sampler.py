@@ -1,4 +1,4 @@
-"""Jitted autoregressive sampling: one growth step at a time, ``vmap`` over molecules.
+"""Jitted autoregressive sampling: one growth step at a time for a batch of molecules.
 
 Each step scores the partial molecule once with both heads: one categorical draw over all
 (atom, species) pairs and STOP (focus/species temperature), then a radial bin from the marginal
@@ -17,7 +17,8 @@ Cost: every step runs both encoders on a padded graph of all slots (``k (k-1)`` 
 ``k`` atom slots), so steps run on growing slot budgets (``segment_atoms``, then ``max_atoms``):
 a molecule that has made ``t`` steps has at most ``n0 + t`` atoms, so step ``t`` only needs that
 many slots. The first call of a sampler runs every step on ``max_atoms`` slots instead (one compilation, not
-one per segment: the first molecules of a cold start come sooner); later calls use the segments. The host calls
+one per segment: the first molecules of a cold start come sooner); later calls use the segments, each compiled
+when a molecule first reaches it. The host calls
 one jitted step at a time, which lets a progress callback move after
 every step and ends sampling as soon as every molecule has emitted STOP. Results do not depend
 on the segments: each step's key depends only on the step index and every draw has the same
@@ -34,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genmol.data.graph import single_graph_batch
+from genmol.data.graph import disjoint_graph_batch
 from genmol.data.molecules.species import QM9_ELEMENTS
 from genmol.data.neighbors import radius_graph_padded
 from genmol.models.symphony.model import SymphonyModel, grid_log_weights
@@ -52,13 +53,16 @@ class SamplerConfig:
         max_atoms: slots per molecule (atoms, seed included).
         settings: temperatures, refinement, grid and priors (:class:`SamplingSettings`).
         greedy: take the most probable choice at every draw (no refinement).
-        segment_atoms: slot budgets of the early steps (see module docstring).
+        segment_atoms: slot budgets of the early steps (see module docstring). Every two atoms: a step's cost
+            grows about as the square of its budget, and at paper size (``qm9_so2.py``, 25-atom molecules) budgets
+            every 2 atoms sample 1.24x faster than (8, 14, 20, 26) for ~8 s more compilation per extra budget
+            (experiments/benchmarks/symphony_original.md).
     """
 
     max_atoms: int = 35
     settings: SamplingSettings = SamplingSettings()
     greedy: bool = False
-    segment_atoms: tuple[int, ...] = (8, 14, 20, 26)
+    segment_atoms: tuple[int, ...] = tuple(range(4, 34, 2))
 
 
 def _draw(key, logits, greedy: bool):
@@ -94,13 +98,8 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
         n_slots = cap + 1  # the last slot is the padding node of the padded-graph convention
         e_max = cap * (cap - 1)
 
-        def step(key, pos, sp, n, done):  # one molecule: pos [cap + 1, 3], sp [cap + 1]
-            mdl = nnx.merge(graphdef, state)
-            node_mask = jnp.arange(n_slots) < n
-            s, r, em, _ = radius_graph_padded(pos, node_mask, cutoff, e_max)
-            batch = single_graph_batch(pos, sp, node_mask, s, r, em)
-            k1, k2, k3, k4, k5 = jax.random.split(key, 5)
-            logits = mdl.focus_logits(batch) * focus_beta
+        def choose(key, logits, pos, sp, node_mask, n):  # one molecule: focus logits [cap + 1, S]
+            keys = jax.random.split(key, 5)
             saturated = priors.saturated(pos, sp, node_mask)
             if priors.valence_guard:
                 logits = jnp.where(saturated[:, None], -jnp.inf, logits)
@@ -112,13 +111,14 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
             if st.min_atoms:
                 flat = flat.at[-1].set(jnp.where(n < st.min_atoms, -jnp.inf, flat[-1]))
             flat = flat.at[-1].set(jnp.where(jnp.all(flat == -jnp.inf), 0.0, flat[-1]))  # nothing left: STOP
-            choice = _draw(k1, flat, greedy)
+            choice = _draw(keys[0], flat, greedy)
             stop = choice == flat.shape[0] - 1
             focus = jnp.where(stop, 0, choice // num_species)
             species = jnp.where(stop, 0, choice % num_species)
-            # the focus has at most cap − 1 edges (the padding node none): the encoder's last layer runs on those
-            pl = mdl.position_logits(batch, jnp.stack([focus, n_slots - 1]), jnp.stack([species, 0]),
-                                     res_beta, res_alpha, max_edges_at=max(cap - 1, 1))[0] * position_beta  # [R, B, A]
+            return keys, focus, species, stop, saturated
+
+        def place(keys, pl, pos, sp, node_mask, n, done, focus, species, stop, saturated):  # pl [R, B, A]
+            _, k2, k3, k4, k5 = keys
             lp = pl + log_w
             others = node_mask & (jnp.arange(n_slots) != focus)
             rel = pos - pos[focus]
@@ -162,12 +162,26 @@ def make_sampler(model: SymphonyModel, config: SamplerConfig, elements=QM9_ELEME
             sp = sp.at[slot].set(jnp.where(add, species, sp[slot]))
             return pos, sp, n + add.astype(n.dtype), done | stop
 
-        return jax.jit(jax.vmap(step))
+        def step(key, pos, sp, n, done):  # K molecules: key [K], pos [K, cap + 1, 3], sp [K, cap + 1], n, done [K]
+            mdl = nnx.merge(graphdef, state)
+            num = pos.shape[0]
+            node_mask = jnp.arange(n_slots)[None, :] < n[:, None]
+            s, r, em, _ = jax.vmap(lambda p, mask: radius_graph_padded(p, mask, cutoff, e_max))(pos, node_mask)
+            # the network runs once on the K molecules as one disjoint graph; the draws are per molecule
+            batch = disjoint_graph_batch(pos, sp, node_mask, s, r, em)
+            logits = mdl.focus_logits(batch).reshape(num, n_slots, -1) * focus_beta
+            keys, focus, species, stop, saturated = jax.vmap(choose)(key, logits, pos, sp, node_mask, n)
+            # each focus has at most cap − 1 edges: the position encoder's last layer runs on those
+            pl = mdl.position_logits(batch, focus + jnp.arange(num) * n_slots, species, res_beta, res_alpha,
+                                     max_edges_at=num * max(cap - 1, 1)) * position_beta  # [K, R, B, A]
+            return jax.vmap(place)(keys, pl, pos, sp, node_mask, n, done, focus, species, stop, saturated)
+
+        return jax.jit(step)
 
     steps: dict[int, Callable] = {}
 
     def step_function(cap: int) -> Callable:
-        """The jitted, vmapped growth step over ``cap`` atom slots (``(key [K], pos [K, cap + 1, 3], sp
+        """The jitted growth step of a batch of molecules over ``cap`` atom slots (``(key [K], pos [K, cap + 1, 3], sp
         [K, cap + 1], n [K], done [K]) -> (pos, sp, n, done)``), compiled on first use; also for XLA's cost
         analysis."""
         if cap not in steps:

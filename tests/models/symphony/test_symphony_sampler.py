@@ -70,6 +70,29 @@ def test_segmented_budgets_give_the_same_molecules_as_one_budget(sampler_and_mod
     assert segmented.budgets() == [4, 6, 9] and whole.budgets() == [9]
 
 
+def test_a_molecule_does_not_depend_on_the_others_in_its_batch():
+    """The network runs on the batch as one disjoint graph: molecule i must be what its key alone gives (no edge
+    or padding slot shared between molecules), whatever the batch size."""
+    model = SymphonyModel(tiny_symphony_config(num_radii=16, res_beta=20, res_alpha=39), rngs=nnx.Rngs(1))
+    # logits far from uniform (at initialisation they are within ±0.05 and a leak would rarely change a draw)
+    model.focus_out.kernel[...] = model.focus_out.kernel[...] * 40.0
+    for w in model.coeffs.weights:
+        w[...] = w[...] * 40.0
+    model.focus_out.bias[...] = model.focus_out.bias[...] - 2.0  # STOP is likely: molecules of different sizes
+    sampler = make_sampler(model, SamplerConfig(max_atoms=9, segment_atoms=(4, 6)))
+    keys = jax.random.split(jax.random.key(7), 5)
+    pos, sp = np.zeros((5, 9, 3), np.float32), np.zeros((5, 9), np.int32)
+    together = sampler(keys, pos, sp, 1)
+    assert len(set(together[2].tolist())) > 1  # molecules of different sizes share the batch
+    for i in (0, 3):
+        alone = sampler(keys[i:i + 1], pos[:1], sp[:1], 1)
+        for x, y in zip(together, alone):
+            np.testing.assert_allclose(x[i], y[0], atol=1e-5)
+    pair = sampler(keys[np.array([3, 0])], pos[:2], sp[:2], 1)
+    for x, y in zip(together, pair):
+        np.testing.assert_allclose(x[[3, 0]], y, atol=1e-5)
+
+
 def test_greedy_sampling_is_the_same_for_every_key(sampler_and_model):
     _, model = sampler_and_model
     greedy = make_sampler(model, SamplerConfig(max_atoms=9, greedy=True))
