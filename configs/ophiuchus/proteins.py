@@ -40,6 +40,7 @@ def get_config(residues_per_node: str = "4") -> ml_collections.ConfigDict:
         square_divisor=4,     # the self-interaction squares irreps with 1/square_divisor of the channels
         latent_irreps="16x0e + 16x1o",
         num_basis=4,
+        ideal_geometry=False,  # rebuild residues with ideal bond lengths and angles (genmol.geometry.ideal_residues)
     ))
     # Units: vector_map and position Å-Huber, cross_entropy nats, bond Å², angle rad², planarity sin²ω of the peptide
     # dihedral, clash Å of overlap per residue. The clash term costs as much as the vector map (all atom pairs); 0

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from genmol.data.proteins import residues as rc
+from genmol.geometry.ideal_residues import ideal_residues
 from genmol.geometry.quadrupole import quadrupole, sign_free_vector
 from genmol.nn.linear import Linear
 
@@ -88,10 +89,15 @@ class AtomHead(nnx.Module):
     ``x [..., L, irreps_in]``, ``node_positions [..., L, 3]`` Å -> ``logits [..., L, 23]`` and, for the
     residue types ``aatype [..., L]`` (given, e.g. the true types in training, or the logits' argmax),
     ``positions [..., L, 14, 3]`` Å (0 in slots the type does not have).
+
+    ``ideal_geometry=True`` rebuilds each residue from its predicted atoms with ideal bond lengths and angles
+    (:func:`genmol.geometry.ideal_residues.ideal_residues`; no parameters of its own, so a trained head can be
+    fine-tuned with it switched on).
     """
 
-    def __init__(self, irreps_in, *, rngs: nnx.Rngs):
+    def __init__(self, irreps_in, *, ideal_geometry: bool = False, rngs: nnx.Rngs):
         self.irreps_in = e3nn.Irreps(irreps_in)
+        self.ideal_geometry = bool(ideal_geometry)
         self.lin = Linear(self.irreps_in, f"{T}x0e + {T * S}x1o + {2 * T}x2e", biases=True, rngs=rngs)
 
     def logits(self, x: e3nn.IrrepsArray) -> jax.Array:
@@ -120,4 +126,6 @@ class AtomHead(nnx.Module):
         offsets = offsets * (1 - replaced) + pair_atoms
         present = jnp.asarray(rc.ATOM_MASK)[aatype]
         positions = jnp.where(present[..., None], node_positions[..., None, :] + offsets, 0.0)
+        if self.ideal_geometry:
+            positions = ideal_residues(positions, aatype)
         return logits, positions, aatype

@@ -69,7 +69,8 @@ the decoder only, which keeps the latents, and any latent diffusion model traine
 class Autoencoder(nnx.Module):
     """``config`` fields: ``irreps`` (per level, ``len(strides) + 1`` strings), ``strides``, ``kernels``
     (per coarsening), ``mix_kernel`` (odd), ``depth`` (mixing blocks per level), ``square_divisor``,
-    ``latent_irreps``, ``num_basis``."""
+    ``latent_irreps``, ``num_basis``, ``ideal_geometry`` (optional, default False: residues rebuilt with ideal bond
+    lengths and angles from the head's atoms, :class:`~genmol.nn.residue_cloud.AtomHead`)."""
 
     def __init__(self, config: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
         self.config = config
@@ -103,7 +104,7 @@ class Autoencoder(nnx.Module):
                                                   span=spacing[i], rngs=rngs)
                             for i in range(len(strides))])
         self.final = SelfInteraction(irreps[0], _square(irreps[0], div), rngs=rngs)
-        self.head = AtomHead(irreps[0], rngs=rngs)
+        self.head = AtomHead(irreps[0], ideal_geometry=config.get("ideal_geometry", False), rngs=rngs)
 
     @property
     def residues_per_node(self) -> int:

@@ -67,12 +67,15 @@ def _runner(model):
     return run
 
 
-@pytest.fixture(scope="module", params=["test", "one_level"])
+@pytest.fixture(scope="module", params=["test", "one_level", "ideal_geometry"])
 def outputs(request, versions):
     """``(model, run, latent, logits, positions, free)`` of the four versions; ``test``: configs/ophiuchus/test.py
-    (strides (2, 2)); ``one_level``: the same with ``strides=()``, the no-coarsening baseline."""
+    (strides (2, 2)); ``one_level``: the same with ``strides=()``, the no-coarsening baseline; ``ideal_geometry``: the
+    first with residues rebuilt from ideal internal coordinates."""
     if request.param == "test":
         config = _config()
+    elif request.param == "ideal_geometry":
+        config = _config(ideal_geometry=True)
     else:
         config = _config(strides=(), kernels=(), irreps=(_config().irreps[0],))
     model = random_module(lambda: Autoencoder(config, rngs=nnx.Rngs(0)))  # generic parameters
