@@ -88,25 +88,16 @@ def build_tree(res: str) -> list[tuple[int, str, str, str, str]]:
     return steps
 
 
-def _dihedral(p0, p1, p2, p3) -> float:
-    """Degrees, the convention of :func:`genmol.geometry.ideal_residues.torsion_direction` (IUPAC sign)."""
-    b1 = p2 - p1
-    b1 = b1 / np.linalg.norm(b1)
-    n = np.cross(p1 - p0, b1)
-    n = n / np.linalg.norm(n)
-    m = np.cross(n, b1)
-    v = p3 - p2
-    return float(np.degrees(np.arctan2(v @ n, v @ m)))
-
-
 def ccd_torsions(res: str) -> tuple[tuple[str, str, str, str, float], ...]:
     """The torsions ``(a, b, c, d, degrees)`` of every kind-3 step of ``res``, measured on biotite's CCD ideal
-    coordinates (slow the first time: biotite loads the CCD). Rounded to 0.01°."""
+    coordinates (slow the first time: biotite loads the CCD), IUPAC sign (``biotite.structure.dihedral``, the
+    convention of :func:`genmol.geometry.ideal_residues.torsion_direction`). Rounded to 0.01°."""
+    import biotite.structure as struc
     import biotite.structure.info as info
 
     atoms = info.residue(res)
     coord = {name: atoms.coord[i].astype(np.float64) for i, name in enumerate(atoms.atom_name)}
-    return tuple((a, b, c, d, round(_dihedral(coord[a], coord[b], coord[c], coord[d]), 2))
+    return tuple((a, b, c, d, round(float(np.degrees(struc.dihedral(coord[a], coord[b], coord[c], coord[d]))), 2))
                  for kind, d, a, b, c in build_tree(res) if kind == 3)
 
 
