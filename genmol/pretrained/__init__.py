@@ -19,7 +19,8 @@ _ROOT = Path(__file__).resolve().parent
 PRETRAINED = {
     "symphony_qm9": "Symphony-style generator trained on the QM9 EDM train split (CPU budget)",
     "ophiuchus_proteins": "all-atom protein autoencoder, 4 residues per latent node, trained on the embedded set's "
-                          "training clusters (CPU budget, 15,000 steps; see experiments/ophiuchus_proteins)",
+                          "training clusters, residues rebuilt with ideal bond geometry (CPU budget, 20,000 steps; see "
+                          "experiments/ophiuchus_proteins)",
     "jump_ala2": "jump simulator (flow matching) trained on the embedded alanine-dipeptide MD at 300 and 400 K, "
                  "jumps of 1, 10 and 100 ps (CPU budget, 20,000 steps; see experiments/jump_ala2)",
 }
