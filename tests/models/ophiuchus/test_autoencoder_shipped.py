@@ -24,3 +24,16 @@ def test_shipped_autoencoder_reproduces_its_recorded_reconstruction():
     m = reconstruction_metrics(rec, ref)
     for key, value in RECORDED.items():
         np.testing.assert_allclose(m[key], value, atol=2e-3, err_msg=key)
+
+
+def test_shipped_config_describes_the_shipped_model():
+    """configs/ophiuchus/proteins_shipped.py (what README tells users to fine-tune the shipped model with) builds
+    the shipped architecture, ideal-geometry decoder included."""
+    import json
+
+    from genmol.config import load_config
+
+    cfg = load_config(ROOT / "configs/ophiuchus/proteins_shipped.py")
+    stored = json.loads((pretrained_path("ophiuchus_proteins") / "config.json").read_text())
+    assert json.loads(json.dumps(cfg.model.to_dict())) == stored["model"]
+    assert stored["model"]["ideal_geometry"] is True
