@@ -69,6 +69,22 @@ def _take(x: jax.Array, slot: jax.Array) -> jax.Array:
     return jnp.take_along_axis(x, jnp.maximum(slot, 0)[..., None, None], axis=-2)[..., 0, :]
 
 
+def _static_plan():
+    """Per step ``k``: its kind (the same for every type that has the step: 1, 2, then 3), whether any type has a
+    free atom with a sibling there, and the torsion modes used there — so each step computes only what it needs."""
+    kinds = []
+    for k in range(bp.NUM_STEPS):
+        used = set(bp.KIND[:, k].tolist()) - {0}
+        assert len(used) == 1, (k, used)
+        kinds.append(used.pop())
+    has_sibling = [bool((bp.SIBLING[:, k] >= 0).any()) for k in range(bp.NUM_STEPS)]
+    modes = [set(bp.MODE[bp.KIND[:, k] == 3, k].tolist()) for k in range(bp.NUM_STEPS)]
+    return kinds, has_sibling, modes
+
+
+_STEP_KIND, _HAS_SIBLING, _MODES = _static_plan()
+
+
 def _sign(x: jax.Array) -> jax.Array:
     return jnp.where(x < 0, -1.0, 1.0)
 
@@ -86,7 +102,7 @@ def ideal_residues(predicted: jax.Array, aatype: jax.Array) -> jax.Array:
         ideal length and angle and the predicted (free; with an offset sibling, the circular mean of both
         atoms' estimates), offset or fixed torsion of the plan. Slots the type does not have are 0.
     """
-    kind = jnp.asarray(bp.KIND)[aatype]  # [..., L, K]
+    kind = jnp.asarray(bp.KIND)[aatype]  # [..., L, K]; 0 pads the types with fewer steps
     atoms = jnp.asarray(bp.ATOMS)[aatype]  # [..., L, K, 4]
     length, angle = jnp.asarray(bp.LENGTH)[aatype], jnp.asarray(bp.ANGLE)[aatype]
     mode, ref, ideal = jnp.asarray(bp.MODE)[aatype], jnp.asarray(bp.REF)[aatype], jnp.asarray(bp.TORSION)[aatype]
@@ -95,30 +111,36 @@ def ideal_residues(predicted: jax.Array, aatype: jax.Array) -> jax.Array:
     torsions = jnp.zeros(predicted.shape[:-1] + (2,), predicted.dtype)  # [..., L, S, 2]
     for k in range(bp.NUM_STEPS):
         d, a, b, c = (atoms[..., k, i] for i in range(4))
-        pa, pb, pc, pd = _take(out, a), _take(out, b), _take(out, c), _take(predicted, d)
+        pb, pc, pd = _take(out, b), _take(out, c), _take(predicted, d)
         lk, ak = length[..., k], angle[..., k]
-        # kind 1: along the predicted bond
-        x1 = pc + lk[..., None] * _unit(pd - pc)
-        # kind 2: in the plane of b, c and the prediction, at the ideal angle
-        e1 = _unit(pb - pc)
-        w = pd - pc
-        e2 = _unit(w - jnp.sum(w * e1, -1, keepdims=True) * e1)
-        x2 = pc + lk[..., None] * (jnp.cos(ak)[..., None] * e1 + jnp.sin(ak)[..., None] * e2)
-        # kind 3: NeRF with the plan's torsion
-        pred = torsion_direction(pa, pb, pc, pd)
-        # a free atom with an offset sibling: the torsion both predictions agree on (circular mean)
-        other = torsion_direction(pa, pb, pc, _take(predicted, sib[..., k]))
-        back = _rotate(other, -_sign(_cross2(pred, other)) * sib_offset[..., k])
-        free = _unit(jnp.where(sib[..., k, None] >= 0, pred + back, pred))
-        sibling = _take(torsions, ref[..., k])
-        offset = _rotate(sibling, _sign(_cross2(sibling, pred)) * ideal[..., k])
-        fixed = _rotate(jnp.zeros_like(pred).at[..., 0].set(1.0), _sign(pred[..., 1]) * ideal[..., k])
-        mk = mode[..., k, None]
-        tors = jnp.where(mk == bp.FREE, free, jnp.where(mk == bp.OFFSET, offset, fixed))
-        x3 = place_atom(pa, pb, pc, lk, ak, tors)
-        kk = kind[..., k, None]
-        x = jnp.where(kk == 1, x1, jnp.where(kk == 2, x2, x3))
-        hit = jax.nn.one_hot(jnp.where(kk[..., 0] > 0, d, -1), rc.NUM_SLOTS, dtype=predicted.dtype)[..., None]
+        step_kind = _STEP_KIND[k]
+        if step_kind == 1:  # along the predicted bond
+            x = pc + lk[..., None] * _unit(pd - pc)
+        elif step_kind == 2:  # in the plane of b, c and the prediction, at the ideal angle
+            e1 = _unit(pb - pc)
+            w = pd - pc
+            e2 = _unit(w - jnp.sum(w * e1, -1, keepdims=True) * e1)
+            x = pc + lk[..., None] * (jnp.cos(ak)[..., None] * e1 + jnp.sin(ak)[..., None] * e2)
+        else:  # NeRF with the plan's torsion (only the modes some type uses at this step are computed)
+            pa = _take(out, a)
+            pred = torsion_direction(pa, pb, pc, pd)
+            mk = mode[..., k, None]
+            tors = pred
+            if _HAS_SIBLING[k]:  # a free atom with an offset sibling: the torsion both predictions agree on
+                other = torsion_direction(pa, pb, pc, _take(predicted, sib[..., k]))
+                back = _rotate(other, -_sign(_cross2(pred, other)) * sib_offset[..., k])
+                tors = _unit(jnp.where(sib[..., k, None] >= 0, pred + back, pred))
+            if bp.OFFSET in _MODES[k]:
+                sibling = _take(torsions, ref[..., k])
+                offset = _rotate(sibling, _sign(_cross2(sibling, pred)) * ideal[..., k])
+                tors = jnp.where(mk == bp.OFFSET, offset, tors)
+            if bp.FIXED in _MODES[k]:
+                fixed = _rotate(jnp.zeros_like(pred).at[..., 0].set(1.0), _sign(pred[..., 1]) * ideal[..., k])
+                tors = jnp.where(mk == bp.FIXED, fixed, tors)
+            x = place_atom(pa, pb, pc, lk, ak, tors)
+            torsions_k = tors
+        hit = jax.nn.one_hot(jnp.where(kind[..., k] > 0, d, -1), rc.NUM_SLOTS, dtype=predicted.dtype)[..., None]
         out = out + hit * (x[..., None, :] - out)
-        torsions = torsions + hit * (tors[..., None, :] - torsions)
+        if step_kind == 3:
+            torsions = torsions + hit * (torsions_k[..., None, :] - torsions)
     return jnp.where(jnp.asarray(rc.ATOM_MASK)[aatype][..., None], out, 0.0)
