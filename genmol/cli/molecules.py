@@ -131,6 +131,10 @@ def evaluate(
         t.add_row(k, str(v) if k == "n" else f"{v:.4f}")
     out.print(t)
     out.print(f"novelty and JSD reference: {ref_desc}", markup=False, highlight=False)
+    if res.environment_terms:
+        out.print("local environments adding most to its JSD (generated / reference frequency): " + "; ".join(
+            f"{t['key']} {t['p']:.4f} / {t['q']:.4f}" for t in res.environment_terms[:5]), markup=False,
+            highlight=False)
     if res.reasons:
         out.print("invalid or unscorable: " + "; ".join(f"{k}: {v}" for k, v in sorted(res.reasons.items())),
                   markup=False, highlight=False)
@@ -144,6 +148,8 @@ def evaluate(
         payload.update(reference=ref_desc, invalid_reasons=res.reasons, file=str(file))
         if res.posebusters:
             payload["posebusters"] = res.posebusters
+        if res.environment_terms:  # the ten largest shares of local_env_jsd (nats; p generated, q reference)
+            payload["local_env_jsd_terms"] = res.environment_terms[:10]
         atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
 
 

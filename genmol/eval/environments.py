@@ -40,7 +40,8 @@ import collections
 import math
 from collections.abc import Iterable, Mapping
 
-__all__ = ["environment_key", "local_environments", "environment_counts", "atom_type_counts", "jensen_shannon"]
+__all__ = ["environment_key", "local_environments", "environment_counts", "atom_type_counts", "jensen_shannon",
+           "jensen_shannon_terms"]
 
 
 def environment_key(center: str, neighbours: Iterable[str]) -> str:
@@ -73,19 +74,35 @@ def atom_type_counts(mols: Iterable) -> collections.Counter:
     return out
 
 
+def jensen_shannon_terms(p_counts: Mapping, q_counts: Mapping) -> list[dict]:
+    """Each key's share of :func:`jensen_shannon` (nats), largest first: where two count tables differ most.
+
+    Returns one ``{"key", "p", "q", "term"}`` per key of either table: its frequencies in ``p_counts`` and
+    ``q_counts`` and ``term = ½ p ln(p/m) + ½ q ln(q/m)``, ``m = (p + q)/2`` (≥ 0); the terms sum to the JSD in
+    nats. Ties keep the keys' string order. Empty when either table has no counts.
+    """
+    np_, nq = sum(p_counts.values()), sum(q_counts.values())
+    if np_ <= 0 or nq <= 0:
+        return []
+    out = []
+    for k in sorted(set(p_counts) | set(q_counts), key=str):
+        p, q = p_counts.get(k, 0) / np_, q_counts.get(k, 0) / nq
+        m = (p + q) / 2
+        term = ((p * math.log(p / m) if p else 0.0) + (q * math.log(q / m) if q else 0.0)) / 2
+        out.append({"key": k, "p": p, "q": q, "term": term})
+    out.sort(key=lambda t: -t["term"])  # stable: ties stay in key order
+    return out
+
+
 def jensen_shannon(p_counts: Mapping, q_counts: Mapping, base: float = math.e) -> float:
     """Jensen–Shannon divergence of the frequency distributions of two count tables (natural log by default).
 
     Keys missing from one table have frequency 0 there. Exactly symmetric and exactly 0 for proportional tables
     with the same keys; at most ``log_base 2`` (1 in base 2, ln 2 in base e), reached for disjoint supports.
-    NaN when either table has no counts (the distribution is undefined).
+    NaN when either table has no counts (the distribution is undefined). The sum of
+    :func:`jensen_shannon_terms` (exactly, in nats).
     """
-    np_, nq = sum(p_counts.values()), sum(q_counts.values())
-    if np_ <= 0 or nq <= 0:
+    terms = jensen_shannon_terms(p_counts, q_counts)
+    if not terms:
         return math.nan
-    terms = []
-    for k in sorted(set(p_counts) | set(q_counts), key=str):
-        p, q = p_counts.get(k, 0) / np_, q_counts.get(k, 0) / nq
-        m = (p + q) / 2
-        terms.append((p * math.log(p / m) if p else 0.0) + (q * math.log(q / m) if q else 0.0))
-    return max(0.0, math.fsum(terms) / (2 * math.log(base)))
+    return max(0.0, math.fsum(t["term"] for t in terms) / math.log(base))

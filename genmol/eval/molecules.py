@@ -54,6 +54,8 @@ class MoleculeMetrics:
     reasons: dict  # invalid reason -> count
     posebusters: dict | None = None
     xyz2mol_mols: list | None = None
+    # local-environment JSD terms, largest first ({"key", "p": generated, "q": reference, "term"}; nats)
+    environment_terms: list | None = None
 
 
 def _screen(ms: MoleculeSet, record_errors=None) -> list[str | None]:
@@ -85,15 +87,18 @@ def edm_orders(ms: MoleculeSet, chunk: int = 2048):
         yield idx, z, bond_order_matrices(pos, z, mask), mask
 
 
-def _divergences(x_mols: list, reference: dict | None) -> dict:
-    """``local_env_jsd`` and ``atom_type_jsd`` of the xyz2mol-valid molecules against ``reference`` (NaN: none)."""
-    from genmol.eval.environments import atom_type_counts, environment_counts, jensen_shannon
+def _divergences(x_mols: list, reference: dict | None) -> tuple[dict, list | None]:
+    """``local_env_jsd`` and ``atom_type_jsd`` of the xyz2mol-valid molecules against ``reference`` (NaN: none),
+    and the local-environment JSD's terms (largest first; ``None`` without a reference or valid molecules)."""
+    from genmol.eval.environments import atom_type_counts, environment_counts, jensen_shannon, jensen_shannon_terms
 
     valid = [m for m in x_mols if m is not None]
     if reference is None or not valid:
-        return {"local_env_jsd": math.nan, "atom_type_jsd": math.nan}
-    return {"local_env_jsd": jensen_shannon(environment_counts(valid), reference["local_environments"]),
-            "atom_type_jsd": jensen_shannon(atom_type_counts(valid), reference["atom_types"])}
+        return {"local_env_jsd": math.nan, "atom_type_jsd": math.nan}, None
+    env = environment_counts(valid)
+    return {"local_env_jsd": jensen_shannon(env, reference["local_environments"]),
+            "atom_type_jsd": jensen_shannon(atom_type_counts(valid), reference["atom_types"])}, \
+        jensen_shannon_terms(env, reference["local_environments"])
 
 
 def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, xyz2mol_metrics: bool = True,
@@ -171,7 +176,8 @@ def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, 
         summary["xyz2mol_connected"] = connected / n if n else math.nan
     else:
         summary["xyz2mol_validity"] = summary["xyz2mol_uniqueness"] = summary["xyz2mol_connected"] = math.nan
-    summary.update(_divergences(x_mols if xyz2mol_metrics else [], reference_environments))
+    divergences, env_terms = _divergences(x_mols if xyz2mol_metrics else [], reference_environments)
+    summary.update(divergences)
     pb = None
     summary["posebusters_bond_lengths"] = math.nan
     if posebusters:
@@ -180,4 +186,5 @@ def evaluate_molecules(ms: MoleculeSet, *, reference_smiles: set | None = None, 
         pb = posebusters_pass_rates([m for m in x_mols if m is not None])
         summary["posebusters_bond_lengths"] = pb["checks"].get("bond_lengths", math.nan)
     summary = {k: (float(v) if k != "n" else int(v)) for k, v in summary.items()}
-    return MoleculeMetrics(summary, mol_stable, n_stable, smiles, x_smiles, dict(reasons), pb, x_mols)
+    return MoleculeMetrics(summary, mol_stable, n_stable, smiles, x_smiles, dict(reasons), pb, x_mols,
+                           env_terms)

@@ -9,7 +9,8 @@ import pytest
 
 from genmol.data.molecules.qm9 import load_qm9, qm9pack_dir
 from genmol.data.molecules.rdkit import xyz2mol
-from genmol.eval.environments import atom_type_counts, environment_counts, jensen_shannon, local_environments
+from genmol.eval.environments import (atom_type_counts, environment_counts, jensen_shannon, jensen_shannon_terms,
+                                      local_environments)
 from genmol.eval.molecules import evaluate_molecules
 from genmol.eval.reference import environments_of
 from genmol.io.molecules import read_molecules
@@ -83,6 +84,27 @@ def test_jensen_shannon_properties():
     assert math.isnan(jensen_shannon({}, {"a": 1})) and math.isnan(jensen_shannon({"a": 1}, collections.Counter()))
 
 
+def test_jensen_shannon_terms_by_hand_and_sum_exactly():
+    # P = (1/2, 1/2), Q = (1, 0), M = (3/4, 1/4): "a" gives ½(½ ln(2/3) + ln(4/3)), "b" gives ¼ ln 2 (larger)
+    t = jensen_shannon_terms({"a": 1, "b": 1}, {"a": 7})
+    assert [x["key"] for x in t] == ["b", "a"] and (t[0]["p"], t[0]["q"], t[1]["p"], t[1]["q"]) == (0.5, 0, 0.5, 1)
+    assert t[0]["term"] == pytest.approx(0.25 * math.log(2), rel=1e-15)
+    assert t[1]["term"] == pytest.approx(0.5 * (0.5 * math.log(2 / 3) + math.log(4 / 3)), rel=1e-15)
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        keys = [f"k{i}" for i in range(rng.integers(1, 12))]
+        p = {k: int(c) for k, c in zip(keys, rng.integers(0, 50, len(keys))) if c}
+        q = {k: int(c) for k, c in zip(keys[::-1], rng.integers(0, 50, len(keys))) if c}
+        if not p or not q:
+            continue
+        t = jensen_shannon_terms(p, q)
+        assert {x["key"] for x in t} == set(p) | set(q)
+        assert all(a["term"] >= b["term"] for a, b in zip(t, t[1:])) and all(x["term"] >= -1e-17 for x in t)
+        assert math.fsum(x["term"] for x in t) == jensen_shannon(p, q) or jensen_shannon(p, q) == 0.0
+        assert math.fsum(x["p"] for x in t) == pytest.approx(1.0) and math.fsum(x["q"] for x in t) == pytest.approx(1)
+    assert jensen_shannon_terms({}, {"a": 1}) == [] and jensen_shannon_terms({"a": 1}, {}) == []
+
+
 @pytest.fixture(scope="module")
 def embedded_reference():
     return environments_of(load_qm9("embedded"))
@@ -113,6 +135,12 @@ def test_gschnet_golden_against_embedded_subset(gschnet):
     assert r.summary["local_env_jsd"] == pytest.approx(0.013369048733971527, rel=1e-12)
     assert r.summary["atom_type_jsd"] == pytest.approx(0.0006714854917470311, rel=1e-12)
     assert math.isnan(r.summary["posebusters_bond_lengths"])  # not requested
+    # where it differs most: too few sp carbons (C:C2), too many hydroxyls (O:C1H1 and H:O1)
+    t = r.environment_terms
+    assert [x["key"] for x in t[:3]] == ["C:C2", "O:C1H1", "H:O1"] and len(t) == 119 + 2  # two reference-only keys
+    assert t[0]["term"] == pytest.approx(0.0015787426619660785, rel=1e-12)
+    assert (t[0]["p"], t[0]["q"]) == (pytest.approx(325 / 141869), pytest.approx(378 / 34035))
+    assert math.fsum(x["term"] for x in t) == r.summary["local_env_jsd"]
 
 
 @pytest.mark.skipif(qm9pack_dir() is None, reason="full QM9 not installed (pip install 'genmol[qm9]')")
@@ -169,3 +197,8 @@ def test_cli_passes_the_reference_environments_and_prints_rows(monkeypatch, caps
     assert 0.0 < d["local_env_jsd"] < 1 and 0.0 < d["atom_type_jsd"] < 1 and d["posebusters_bond_lengths"] is None
     assert f"{d['local_env_jsd']:.4f}" in out and "│ local_env_jsd" in out and "│ atom_type_jsd" in out
     assert "│ posebusters_bond_lengths" in out and "novelty and JSD reference: stub reference" in out
+    terms = d["local_env_jsd_terms"]
+    assert 0 < len(terms) <= 10 and set(terms[0]) == {"key", "p", "q", "term"}
+    assert all(a["term"] >= b["term"] for a, b in zip(terms, terms[1:])) and sum(x["term"] for x in terms) <= d[
+        "local_env_jsd"] * (1 + 1e-12)
+    assert "local environments adding most to its JSD" in out and terms[0]["key"] in out
