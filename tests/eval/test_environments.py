@@ -67,14 +67,19 @@ def test_jensen_shannon_by_hand_and_against_scipy():
     assert jensen_shannon(p, q, base=2) == pytest.approx(jensenshannon(pv, qv, base=2) ** 2, rel=1e-12)
 
 
-def test_jensen_shannon_properties():
-    rng = np.random.default_rng(0)
-    for _ in range(50):
+def _random_count_tables(seed: int, n: int = 50):
+    """Up to ``n`` pairs of non-empty count tables over overlapping random key sets."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
         keys = [f"k{i}" for i in range(rng.integers(1, 12))]
         p = {k: int(c) for k, c in zip(keys, rng.integers(0, 50, len(keys))) if c}
         q = {k: int(c) for k, c in zip(keys[::-1], rng.integers(0, 50, len(keys))) if c}
-        if not p or not q:
-            continue
+        if p and q:
+            yield p, q
+
+
+def test_jensen_shannon_properties():
+    for p, q in _random_count_tables(0):
         d = jensen_shannon(p, q)
         assert d == jensen_shannon(q, p)  # exactly symmetric
         assert 0.0 <= d <= math.log(2) and 0.0 <= jensen_shannon(p, q, base=2) <= 1.0
@@ -90,13 +95,7 @@ def test_jensen_shannon_terms_by_hand_and_sum_exactly():
     assert [x["key"] for x in t] == ["b", "a"] and (t[0]["p"], t[0]["q"], t[1]["p"], t[1]["q"]) == (0.5, 0, 0.5, 1)
     assert t[0]["term"] == pytest.approx(0.25 * math.log(2), rel=1e-15)
     assert t[1]["term"] == pytest.approx(0.5 * (0.5 * math.log(2 / 3) + math.log(4 / 3)), rel=1e-15)
-    rng = np.random.default_rng(1)
-    for _ in range(50):
-        keys = [f"k{i}" for i in range(rng.integers(1, 12))]
-        p = {k: int(c) for k, c in zip(keys, rng.integers(0, 50, len(keys))) if c}
-        q = {k: int(c) for k, c in zip(keys[::-1], rng.integers(0, 50, len(keys))) if c}
-        if not p or not q:
-            continue
+    for p, q in _random_count_tables(1):
         t = jensen_shannon_terms(p, q)
         assert {x["key"] for x in t} == set(p) | set(q)
         assert all(a["term"] >= b["term"] for a, b in zip(t, t[1:])) and all(x["term"] >= -1e-17 for x in t)
