@@ -104,3 +104,44 @@ def test_golden_numbers_on_the_embedded_md(spec, populations, per_ns, floor):
     assert rates == pytest.approx(per_ns, abs=1e-3)  # the notes: ~20, ~15, ~4 per ns at 300 K
     m = len(phi) // 2
     assert phi_psi_jsd(phi[:m], psi[:m], phi[m:], psi[m:]) == pytest.approx(floor, abs=1e-5)
+
+
+def test_bin_basins_follow_the_boundaries_exactly():
+    from genmol.eval.dynamics import bin_basins
+
+    lab = bin_basins(36)
+    # αL: the 18 columns φ ≥ 0; αR: φ < 0 and 17 ψ rows in (−120°, 50°); β/PPII: the other 19 ψ rows at φ < 0
+    assert [(lab == k).sum() for k in range(3)] == [18 * 17, 18 * 19, 18 * 36]
+    assert lab[0, 0] == 1 and lab[12, 10] == 0 and lab[12, 22] == 0 and lab[12, 23] == 1
+    assert lab[17, 5] == 1 and lab[18, 0] == 2
+
+
+def test_basin_spreads_are_circular_and_per_basin():
+    from genmol.eval.dynamics import basin_spreads
+
+    # β/PPII frames on both sides of ψ = ±180°: mean 180° (wrapped to −180°), sd 10° (not ~170°)
+    phi, psi = angles([(-120.0, 170.0), (-120.0, -170.0)] * 50)
+    s = basin_spreads(phi, psi)
+    assert abs(s["beta_PPII"]["psi_mean"]) == pytest.approx(180.0) and s["beta_PPII"]["psi_sd"] == pytest.approx(
+        np.degrees(np.sqrt(-2 * np.log(np.cos(np.radians(10.0))))), rel=1e-9)
+    assert s["beta_PPII"]["phi_mean"] == pytest.approx(-120.0) and s["beta_PPII"]["phi_sd"] == pytest.approx(0.0,
+                                                                                                            abs=1e-5)
+    assert all(np.isnan(v) for v in s["alpha_R"].values()) and all(np.isnan(v) for v in s["alpha_L"].values())
+    # lists of trajectories are pooled; NaN pairs left out
+    a, b = angles([A, A, (np.nan, 0.0)])
+    assert basin_spreads([a, a], [b, b])["alpha_R"]["phi_mean"] == pytest.approx(A[0])
+
+
+def test_reweight_to_populations_keeps_the_shape_inside_basins():
+    from genmol.eval.dynamics import bin_basins, phi_psi_histogram, reweight_to_populations
+
+    phi, psi = angles([A] * 30 + [(-80.0, -20.0)] * 10 + [B] * 60)
+    h = phi_psi_histogram(phi, psi)
+    out = reweight_to_populations(h, {"alpha_R": 0.5, "beta_PPII": 0.5, "alpha_L": 0.0})
+    lab = bin_basins(36)
+    assert out[lab == 0].sum() == pytest.approx(0.5) and out[lab == 1].sum() == pytest.approx(0.5)
+    ar = out[lab == 0]  # αR's two bins keep their 3 : 1 ratio
+    assert sorted(ar[ar > 0]) == pytest.approx([0.125, 0.375])
+    # a basin the model never visits cannot be given a shape: it stays empty (the result sums to less than 1)
+    out = reweight_to_populations(h, {"alpha_R": 0.4, "beta_PPII": 0.4, "alpha_L": 0.2})
+    assert out.sum() == pytest.approx(0.8) and out[lab == 2].sum() == 0.0

@@ -70,3 +70,20 @@ def test_phi_psi_jsd_of_shifted_samples():
     assert far == pytest.approx(math.log(2), abs=1e-3)
     near = phi_psi_jsd(phi, psi, phi + 0.05, psi)
     assert 0 < near < far
+
+
+def test_histogram_entropy_by_hand_and_bad_input():
+    from genmol.eval.dynamics import histogram_entropy
+
+    assert histogram_entropy(np.ones((36, 36))) == pytest.approx(math.log(1296), rel=1e-12)  # uniform: the maximum
+    assert histogram_entropy([0, 5, 0]) == 0.0  # one occupied bin
+    assert histogram_entropy([1, 3]) == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)), rel=1e-12)
+    assert histogram_entropy([2, 6]) == histogram_entropy([1, 3])  # counts or frequencies alike
+    # a narrower Ramachandran distribution has a lower entropy
+    rng = np.random.default_rng(0)
+    wide = phi_psi_histogram(rng.normal(-1.4, 0.5, 5000), rng.normal(2.5, 0.5, 5000))
+    narrow = phi_psi_histogram(rng.normal(-1.4, 0.25, 5000), rng.normal(2.5, 0.25, 5000))
+    assert histogram_entropy(narrow) < histogram_entropy(wide) - 1.0  # 2-D Gaussian: 2 ln 2 apart
+    for bad, why in (([0, 0], "empty"), ([1, -1], "negative"), ([1, np.nan], "negative or non-finite")):
+        with pytest.raises(GenmolError, match=why):
+            histogram_entropy(bad)

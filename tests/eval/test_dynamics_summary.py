@@ -29,6 +29,10 @@ def test_model_equal_to_reference_and_walkers(ala2, tmp_path):
     rows = {r["key"]: r for r in m["table"]}
     assert rows["phi_psi_jsd"]["model"] == pytest.approx(0.0, abs=1e-12) and rows["phi_psi_jsd"]["noise_floor"] > 0
     assert rows["tic_jsd"]["model"] == pytest.approx(0.0, abs=1e-12)
+    assert rows["phi_psi_jsd_at_reference_populations"]["model"] == pytest.approx(0.0, abs=1e-12)
+    assert rows["phi_psi_entropy"]["model"] == rows["phi_psi_entropy"]["reference"] > 0
+    assert rows["phi_psi_entropy"]["noise_floor"] > 0
+    assert m["basins"]["model"]["spreads_deg"] == m["basins"]["reference"]["spreads_deg"]
     assert rows["tic_fraction_outside"]["model"] == 0.0
     assert rows["population_alpha_R"]["model"] == pytest.approx(rows["population_alpha_R"]["reference"])
     assert m["structure"]["bond_range_check"]["within"] and m["structure"]["bond_range_check"]["worst_excess"] == 0
@@ -48,6 +52,34 @@ def test_model_equal_to_reference_and_walkers(ala2, tmp_path):
     assert sorted(p.split("/")[-1] for p in m["plots"]) == ["phi_psi_free_energy.png", "time_series.png"]
     assert all((tmp_path / "plots" / n).stat().st_size > 10_000 for n in ("phi_psi_free_energy.png",
                                                                            "time_series.png"))
+
+
+def test_too_narrow_model_is_told_apart_from_wrong_populations(ala2):
+    """Frames near the basin centres only (a model that never leaves them) score a lower entropy and keep a shape
+    JSD when given the reference's populations; frames with one basin thinned out score ~0 shape JSD."""
+    from genmol.eval.dynamics import basin_labels
+
+    frames = ala2.positions[:6000]
+    phi, psi = (a[:, 1] for a in backbone_dihedrals(frames, ala2.topology.aatype, ala2.topology.atom_mask))
+    centre = {0: (-80.0, -20.0), 1: (-90.0, 150.0)}
+    lab = basin_labels(phi, psi)
+    near = np.zeros(len(frames), bool)
+    for k, (a, b) in centre.items():
+        d = np.hypot(np.degrees(phi) - a, (np.degrees(psi) - b + 180) % 360 - 180)
+        near |= (lab == k) & (d < 30)
+    narrow = dynamics_metrics([frames[near]], ala2.topology, 1.0, [frames], 1.0, lag_ps=10)
+    r = {x["key"]: x for x in narrow["table"]}
+    assert r["phi_psi_entropy"]["model"] < r["phi_psi_entropy"]["reference"] - 0.3
+    assert r["phi_psi_jsd_at_reference_populations"]["model"] > 0.05
+    assert narrow["basins"]["model"]["spreads_deg"]["beta_PPII"]["phi_sd"] < \
+        narrow["basins"]["reference"]["spreads_deg"]["beta_PPII"]["phi_sd"]
+    thinned = np.ones(len(frames), bool)
+    thinned[np.flatnonzero(lab == 0)[::2]] = False  # every other αR frame: populations off, shapes kept
+    m = dynamics_metrics([frames[thinned]], ala2.topology, 1.0, [frames], 1.0, lag_ps=10)
+    r = {x["key"]: x for x in m["table"]}
+    # what remains is the subsample's own noise (half the αR frames): a quarter of the JSD (0.0036 of 0.0154)
+    assert r["phi_psi_jsd"]["model"] > 0.01 and r["phi_psi_jsd_at_reference_populations"]["model"] < 0.3 * r[
+        "phi_psi_jsd"]["model"]
 
 
 def test_without_reference_and_defaults(ala2):

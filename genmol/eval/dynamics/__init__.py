@@ -19,15 +19,15 @@ Units: Å, ps (rates per ns), angles in radians in arrays and degrees in basin d
 """
 
 from genmol.eval.dynamics.basins import (
-    BASIN_NAMES, CORE_NAMES, Transitions, basin_labels, basin_populations, basin_transitions, core_labels,
-    core_transitions, lag_in_frames,
+    BASIN_NAMES, CORE_NAMES, Transitions, basin_labels, basin_populations, basin_spreads, basin_transitions,
+    bin_basins, core_labels, core_transitions, lag_in_frames, reweight_to_populations,
 )
 from genmol.eval.dynamics.bonds import (
     BOND_RANGE_TOLERANCE, BondRangeCheck, BondRanges, bond_length_series, bond_ranges, check_bond_ranges,
 )
 from genmol.eval.dynamics.dihedrals import BackboneDihedrals, backbone_dihedrals, dihedral_angles, phi_psi_pairs
 from genmol.eval.dynamics.histograms import (
-    JSD_EPSILON, PHI_PSI_BINS, jensen_shannon, phi_psi_histogram, phi_psi_jsd, wrap_degrees,
+    JSD_EPSILON, PHI_PSI_BINS, histogram_entropy, jensen_shannon, phi_psi_histogram, phi_psi_jsd, wrap_degrees,
 )
 from genmol.eval.dynamics.msm import assign_states, fit_states, implied_timescales
 from genmol.eval.dynamics.structure import (
@@ -44,6 +44,7 @@ from genmol.eval.dynamics.trajectories import (
 __all__ = [
     "backbone_dihedrals", "BackboneDihedrals", "dihedral_angles", "phi_psi_pairs",
     "phi_psi_histogram", "jensen_shannon", "phi_psi_jsd", "wrap_degrees", "PHI_PSI_BINS", "JSD_EPSILON",
+    "histogram_entropy", "basin_spreads", "bin_basins", "reweight_to_populations",
     "BASIN_NAMES", "CORE_NAMES", "basin_labels", "core_labels", "basin_populations", "Transitions",
     "core_transitions", "basin_transitions", "lag_in_frames",
     "rmsd_series", "radius_of_gyration_series", "rmsf", "Rmsf", "ca_ca_series", "CaCaSeries", "clash_series",

@@ -20,6 +20,13 @@ Everything is counted **within one trajectory**: a list of trajectories (e.g. wa
 transition crosses a trajectory boundary. With several residues (labels ``[F, R]``) each residue is its own
 sequence; rates are then per residue (transitions summed over residues, divided by the summed time).
 
+**Shape within a basin** (:func:`basin_spreads`): circular mean and circular standard deviation
+``sqrt(−2 ln R)`` (``R`` the mean resultant length) of φ and of ψ over the frames of each basin, degrees — whether a
+model's basins sit where the reference's do and are as wide. :func:`reweight_to_populations` gives a φ/ψ histogram
+the reference's basin populations while keeping its shape inside each basin, so the JSD of the result against the
+reference measures the shape alone (bins are assigned by their centres; for 10° bins every basin boundary is a bin
+edge, so the assignment is exact).
+
 Labels are int8: :data:`UNDEFINED` (−1) where φ or ψ is NaN, else the index in :data:`BASIN_NAMES` (or
 :data:`CORE_NAMES` for cores, −1 outside both).
 """
@@ -35,7 +42,8 @@ from genmol.errors import GenmolError
 from genmol.eval.dynamics.histograms import wrap_degrees
 
 __all__ = ["BASIN_NAMES", "CORE_NAMES", "UNDEFINED", "basin_labels", "core_labels", "basin_populations",
-           "Transitions", "core_transitions", "basin_transitions", "lag_in_frames"]
+           "Transitions", "core_transitions", "basin_transitions", "lag_in_frames", "basin_spreads", "bin_basins",
+           "reweight_to_populations"]
 
 BASIN_NAMES = ("alpha_R", "beta_PPII", "alpha_L")
 CORE_NAMES = ("alpha_R", "beta")
@@ -100,6 +108,62 @@ def basin_populations(labels: Sequence[np.ndarray] | np.ndarray) -> dict[str, fl
     n = int(ok.sum())
     counts = np.bincount(flat[ok].astype(np.int64), minlength=len(BASIN_NAMES))
     return {name: (float(counts[i]) / n if n else float("nan")) for i, name in enumerate(BASIN_NAMES)}
+
+
+def _circular(angles_deg: np.ndarray) -> tuple[float, float]:
+    """``(mean, sd)`` in degrees of angles in degrees (circular; NaN for none)."""
+    if angles_deg.size == 0:
+        return float("nan"), float("nan")
+    z = np.exp(1j * np.radians(angles_deg)).mean()
+    r = min(abs(z), 1.0)
+    sd = np.degrees(np.sqrt(-2.0 * np.log(r))) if r > 0 else float("inf")
+    return float(wrap_degrees(np.degrees(np.angle(z)))), float(sd)
+
+
+def basin_spreads(phi, psi) -> dict[str, dict[str, float]]:
+    """Per basin of :data:`BASIN_NAMES`: ``{"phi_mean", "phi_sd", "psi_mean", "psi_sd"}`` (degrees; circular mean
+    and sd of the basin's frames, module docstring), NaN for a basin without frames.
+
+    Args:
+        phi, psi: radians, equal shapes (NaN pairs left out), or equal-length lists of such arrays (pooled).
+
+    >>> s = basin_spreads(np.radians([-60.0, -80.0]), np.radians([-40.0, -40.0]))["alpha_R"]
+    >>> round(s["phi_mean"], 3), round(s["psi_sd"], 3)
+    (-70.0, 0.0)
+    """
+    if isinstance(phi, (list, tuple)):
+        phi = np.concatenate([np.asarray(a, np.float64).reshape(-1) for a in phi]) if len(phi) else np.zeros(0)
+        psi = np.concatenate([np.asarray(b, np.float64).reshape(-1) for b in psi]) if len(psi) else np.zeros(0)
+    labels = basin_labels(phi, psi).reshape(-1)
+    a, b = (x.reshape(-1) for x in _degrees(phi, psi))
+    out = {}
+    for i, name in enumerate(BASIN_NAMES):
+        m = labels == i
+        (pm, ps), (qm, qs) = _circular(a[m]), _circular(b[m])
+        out[name] = {"phi_mean": pm, "phi_sd": ps, "psi_mean": qm, "psi_sd": qs}
+    return out
+
+
+def bin_basins(bins: int = 36) -> np.ndarray:
+    """``[bins, bins]`` int8 basin of each φ/ψ histogram bin (indexed ``[φ bin, ψ bin]``), from its centre."""
+    centres = np.radians(-180.0 + (np.arange(bins) + 0.5) * 360.0 / bins)
+    return basin_labels(*np.meshgrid(centres, centres, indexing="ij"))
+
+
+def reweight_to_populations(hist, populations: dict[str, float]) -> np.ndarray:
+    """``hist`` (a ``[B, B]`` φ/ψ histogram) rescaled inside each basin so that the basins hold ``populations``
+    (fractions by :data:`BASIN_NAMES`, e.g. the reference's); a basin the histogram never visits stays empty (its
+    population cannot be given a shape), so the result sums to less than 1 then. Returns a probability table."""
+    h = np.asarray(hist, np.float64)
+    h = h / h.sum()
+    lab = bin_basins(h.shape[0])
+    out = np.zeros_like(h)
+    for i, name in enumerate(BASIN_NAMES):
+        m = lab == i
+        mass = h[m].sum()
+        if mass > 0 and np.isfinite(populations.get(name, np.nan)):
+            out[m] = h[m] / mass * populations[name]
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,12 @@
 
 JSD has a finite-sample floor: report the JSD between two halves of the reference beside every value
 (:func:`genmol.eval.dynamics.trajectories.split_halves`).
+
+* **Entropy** (:func:`histogram_entropy`): the Shannon entropy of the normalised histogram, nats (``0 ln 0 = 0``;
+  at most ``ln 1296 ≈ 7.17`` for 36 × 36 bins). Below the reference's the model's Ramachandran distribution is
+  narrower (it stays too close to the basin centres), above it broader. The plug-in estimate is biased low by
+  about ``(occupied bins − 1) / 2N`` for ``N`` samples (Miller–Madow; ~0.02 nats for 500 bins and 10,000
+  frames): compare sets of similar size.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import numpy as np
 
 from genmol.errors import GenmolError
 
-__all__ = ["PHI_PSI_BINS", "JSD_EPSILON", "wrap_degrees", "phi_psi_histogram", "jensen_shannon", "phi_psi_jsd"]
+__all__ = ["PHI_PSI_BINS", "JSD_EPSILON", "wrap_degrees", "phi_psi_histogram", "jensen_shannon", "phi_psi_jsd",
+           "histogram_entropy"]
 
 PHI_PSI_BINS = 36
 """Bins per angle (10° each)."""
@@ -94,3 +101,21 @@ def jensen_shannon(p, q, *, epsilon: float = JSD_EPSILON) -> float:
 def phi_psi_jsd(phi_a, psi_a, phi_b, psi_b, *, bins: int = PHI_PSI_BINS) -> float:
     """JSD (nats) between the φ/ψ histograms of two sets of angles (radians; NaN pairs left out)."""
     return jensen_shannon(phi_psi_histogram(phi_a, psi_a, bins=bins), phi_psi_histogram(phi_b, psi_b, bins=bins))
+
+
+def histogram_entropy(h) -> float:
+    """Shannon entropy (nats) of a histogram normalised to sum 1 (empty bins contribute 0; module docstring).
+
+    Raises:
+        GenmolError: negative or non-finite entries, or an all-zero histogram.
+
+    >>> round(histogram_entropy([[1, 1], [1, 1]]), 6)  # four equal bins: ln 4
+    1.386294
+    """
+    h = np.asarray(h, np.float64)
+    if not np.all(np.isfinite(h)) or np.any(h < 0):
+        raise GenmolError("histogram_entropy: negative or non-finite entries")
+    if h.sum() <= 0:
+        raise GenmolError("histogram_entropy: the histogram is empty (no samples)")
+    p = h[h > 0] / h.sum()
+    return float(-np.sum(p * np.log(p)))

@@ -4,10 +4,14 @@ modules of :mod:`genmol.eval.dynamics`.
 
 What is computed:
 
-* ``phi_psi``: pooled 36 × 36 φ/ψ histogram (every residue with a defined pair, all frames of all trajectories);
-  with a reference its JSD (nats) to the reference's.
-* ``basins``: populations of αR, β/PPII, αL; αR↔β core transitions per ns at ``lag_ps`` and the lagged 3 × 3 basin
-  count matrix — counted within each trajectory (walkers are never joined), also listed per trajectory.
+* ``phi_psi``: pooled 36 × 36 φ/ψ histogram (every residue with a defined pair, all frames of all trajectories)
+  and its entropy (nats; lower than the reference's: too narrow, higher: too broad); with a reference its JSD
+  (nats) to the reference's, and ``jsd_at_reference_populations``, the JSD once the model's basins are given the
+  reference's populations (:func:`~genmol.eval.dynamics.basins.reweight_to_populations`): what is left is the shape
+  inside the basins, the rest of ``jsd`` comes from the populations.
+* ``basins``: populations of αR, β/PPII, αL, each basin's circular mean and sd of φ and ψ; αR↔β core transitions
+  per ns at ``lag_ps`` and the lagged 3 × 3 basin count matrix — counted within each trajectory (walkers are never
+  joined), also listed per trajectory.
 * ``structure``: RMSD to a structure, radius of gyration, RMSF, consecutive Cα–Cα, clashes (per frame, summarised;
   ``per_frame=True`` keeps the series), bond-length ranges and, with a reference, the check that every bond stays
   within ``bond_tolerance`` Å of the reference's range.
@@ -44,7 +48,7 @@ from genmol.eval.dynamics import msm as ms
 from genmol.eval.dynamics import structure as st
 from genmol.eval.dynamics import tica as tc
 from genmol.eval.dynamics.dihedrals import backbone_dihedrals
-from genmol.eval.dynamics.histograms import jensen_shannon, phi_psi_histogram
+from genmol.eval.dynamics.histograms import histogram_entropy, jensen_shannon, phi_psi_histogram
 from genmol.eval.dynamics.trajectories import split_halves
 
 __all__ = ["dynamics_metrics", "MAX_REFERENCE_FRAMES", "MSM_LAG_FACTORS", "json_safe"]
@@ -156,6 +160,7 @@ def _basin_numbers(dihedrals, intervals, lag_ps: float, names: list[str]) -> dic
         per.append({"name": name, "frames": len(c), "frame_interval_ps": dt,
                     "alpha_R_beta_per_ns": one.between("alpha_R", "beta"), "transitions": one.num_transitions})
     return {"populations": bs.basin_populations(labels),
+            "spreads_deg": bs.basin_spreads([phi for phi, _ in dihedrals], [psi for _, psi in dihedrals]),
             "alpha_R_beta_per_ns": core.between("alpha_R", "beta"),
             "core_transitions": core.to_dict(), "basin_transitions": basin.to_dict(),
             "basin_rates_per_ns": basin.rates_per_ns(), "per_trajectory": per}
@@ -320,22 +325,33 @@ def dynamics_metrics(trajectories, topology: Protein, frame_interval_ps, referen
         notes.append("φ/ψ, basins and transitions skipped: no residue has both φ and ψ")
     else:
         hists["model"] = _histogram(model_dih)
-        section = {"residues_with_pairs": n_pairs, "bins": 36, "bin_width_deg": 10.0}
+        section = {"residues_with_pairs": n_pairs, "bins": 36, "bin_width_deg": 10.0,
+                   "entropy": histogram_entropy(hists["model"])}
         basins = {"model": _basin_numbers(model_dih, intervals, lag, names)}
         if ref is not None:
             ref_dih = _dihedrals(ref, topology)
             h1_dih, h2_dih = _dihedrals(halves[0], topology), _dihedrals(halves[1], topology)
             hists["reference"] = _histogram(ref_dih)
             section["jsd"] = jensen_shannon(hists["model"], hists["reference"])
-            section["jsd_noise_floor"] = jensen_shannon(_histogram(h1_dih), _histogram(h2_dih))
+            h1, h2 = _histogram(h1_dih), _histogram(h2_dih)
+            section["jsd_noise_floor"] = jensen_shannon(h1, h2)
             section["jsd_unit"] = "nats (natural log; maximum ln 2)"
+            section["reference_entropy"] = histogram_entropy(hists["reference"])
+            section["entropy_noise_floor"] = abs(histogram_entropy(h1) - histogram_entropy(h2))
             basins["reference"] = _basin_numbers(ref_dih, ref_intervals, lag, ref_names)
+            section["jsd_at_reference_populations"] = jensen_shannon(
+                bs.reweight_to_populations(hists["model"], basins["reference"]["populations"]), hists["reference"])
             b1 = _basin_numbers(h1_dih, ref_intervals, lag, ref_names)
             b2 = _basin_numbers(h2_dih, ref_intervals, lag, ref_names)
             basins["noise_floor"] = {
                 "populations": {k: _diff(b1["populations"][k], b2["populations"][k]) for k in bs.BASIN_NAMES},
                 "alpha_R_beta_per_ns": _diff(b1["alpha_R_beta_per_ns"], b2["alpha_R_beta_per_ns"])}
             table.append(_row("phi_psi_jsd", "φ/ψ JSD", "nats", section["jsd"], None, section["jsd_noise_floor"]))
+            table.append(_row("phi_psi_jsd_at_reference_populations", "φ/ψ JSD with the reference's basin "
+                              "populations (shape alone)", "nats", section["jsd_at_reference_populations"], None,
+                              section["jsd_noise_floor"]))
+        table.append(_row("phi_psi_entropy", "φ/ψ histogram entropy (lower: narrower)", "nats", section["entropy"],
+                          section.get("reference_entropy"), section.get("entropy_noise_floor")))
         out["phi_psi"] = section
         out["basins"] = basins
         for k in bs.BASIN_NAMES:
