@@ -5,9 +5,10 @@ This is the README's main command on a small scale: ``genmol sample molecules`` 
 
 Sampling is deterministic for a seed on CPU (two runs of each command below wrote byte-identical
 files; molecule i draws from fold_in(key(seed), i), whatever --batch), so these tests pin what
-seed 0 gives for 16 molecules of the stage-9 model: 16 xyz2mol-valid with the sampler priors recorded with the
-model (steric exclusion, even electron counts, valence guard; 0.948 on 1,000 samples) and 13 with the
-model's density alone (0.640 on 1,000; experiments/symphony_qm9/README.md, stage 9; the stage-8 model: 15 and 7).
+seed 0 gives for 16 molecules of the stage-10 model: 15 xyz2mol-valid with the sampler priors recorded with the
+model (steric exclusion, even electron counts, valence guard; 0.962 on 1,000 samples) and 9 with the
+model's density alone (0.659 on 1,000; experiments/symphony_qm9/README.md, stage 10; the stage-9 model: 16 and 13,
+the stage-8 model: 15 and 7 — 16 molecules are a pin, not a measure).
 The counts are exact: a change to the model, the sampler or the priors that alters the samples
 should be noticed here (the sampler refactors are meant to keep samples byte for byte). Should a
 different CPU or XLA version round differently and move a count, rerun both commands and compare
@@ -47,11 +48,11 @@ def _sample_16(tmp_path, *flags):
     return evaluate_molecules(ms, reference_smiles=None).summary
 
 
-def test_default_model_samples_16_molecules_16_valid(tmp_path):
+def test_default_model_samples_16_molecules_15_valid(tmp_path):
     summary = _sample_16(tmp_path)
-    assert summary["n"] == 16 and round(summary["xyz2mol_validity"] * 16) == 16, summary
+    assert summary["n"] == 16 and round(summary["xyz2mol_validity"] * 16) == 15, summary
 
 
-def test_model_alone_without_sampler_priors_makes_13_valid(tmp_path):
+def test_model_alone_without_sampler_priors_makes_9_valid(tmp_path):
     summary = _sample_16(tmp_path, "--min-distance", "0", "--any-electrons", "--no-valence-guard")
-    assert summary["n"] == 16 and round(summary["xyz2mol_validity"] * 16) == 13, summary
+    assert summary["n"] == 16 and round(summary["xyz2mol_validity"] * 16) == 9, summary
