@@ -1,4 +1,4 @@
-"""The architecture of the shipped model (``genmol/pretrained/symphony_qm9``, stage 8 of
+"""The architecture of the shipped model (``genmol/pretrained/symphony_qm9``, stages 8–10 of
 experiments/symphony_qm9/README.md): ``qm9_cpu_pos5.py``'s position head (NequIP on the eSCN SO(2) convolution,
 64 channels, lmax 5, 3 interactions) and a 64-channel, 3-interaction E3SchNet focus head whose first interaction is
 residual too (``embedding_residual``: the one-atom seed's features depend on its species), focus MLP 128. Both heads
