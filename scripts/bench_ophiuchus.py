@@ -51,9 +51,8 @@ def main():
 
     cfg = load_config(ROOT / "configs/ophiuchus/proteins.py")
     model = build_model(cfg)
-    ideal_cfg = load_config(ROOT / "configs/ophiuchus/proteins.py")
-    ideal_cfg.model.ideal_geometry = True  # the shipped model's decoder: residues rebuilt from ideal geometry
-    ideal_model = build_model(ideal_cfg)
+    # the shipped model's architecture: the same network, residues rebuilt from ideal geometry
+    ideal_model = build_model(load_config(ROOT / "configs/ophiuchus/proteins_shipped.py"))
     proteins = list(ProteinSet.load("embedded").split("train"))
     encode = nnx.jit(lambda m, b: m.encode(b.aatype, b.positions, b.atom_mask, b.residue_mask))
     decode = nnx.jit(lambda m, lat, mask: m.decode(lat, mask)[1])

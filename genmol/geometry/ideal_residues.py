@@ -138,9 +138,8 @@ def ideal_residues(predicted: jax.Array, aatype: jax.Array) -> jax.Array:
                 fixed = _rotate(jnp.zeros_like(pred).at[..., 0].set(1.0), _sign(pred[..., 1]) * ideal[..., k])
                 tors = jnp.where(mk == bp.FIXED, fixed, tors)
             x = place_atom(pa, pb, pc, lk, ak, tors)
-            torsions_k = tors
         hit = jax.nn.one_hot(jnp.where(kind[..., k] > 0, d, -1), rc.NUM_SLOTS, dtype=predicted.dtype)[..., None]
         out = out + hit * (x[..., None, :] - out)
-        if step_kind == 3:
-            torsions = torsions + hit * (torsions_k[..., None, :] - torsions)
+        if step_kind == 3:  # tors: this step's torsion, which later OFFSET steps read back
+            torsions = torsions + hit * (tors[..., None, :] - torsions)
     return jnp.where(jnp.asarray(rc.ATOM_MASK)[aatype][..., None], out, 0.0)
