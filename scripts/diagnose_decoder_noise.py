@@ -39,6 +39,10 @@ def main():
     pos_noise = args.position_noise or [0.0] * len(args.noise)
     if len(pos_noise) != len(args.noise):
         raise GenmolError(f"--position-noise has {len(pos_noise)} values for {len(args.noise)} --noise values")
+    if min(args.noise + pos_noise) < 0:
+        raise GenmolError(f"--noise and --position-noise must be >= 0, got {args.noise} and {pos_noise}")
+    if args.chains < 1 or args.length < 2:
+        raise GenmolError(f"--chains must be >= 1 and --length >= 2, got {args.chains} and {args.length}")
 
     import jax
     import jax.numpy as jnp
@@ -51,6 +55,7 @@ def main():
     from genmol.models.ophiuchus.latent_task import pretrained_autoencoder
     from genmol.models.ophiuchus.task import perturb_latent
     from genmol.models.store import load_model
+    from genmol.nn.sequence import coarse_length
 
     path = args.checkpoint or pretrained_autoencoder()
     model, _, _ = load_model(path, expect="ophiuchus")
@@ -68,7 +73,7 @@ def main():
         _, pos, aatype = m.decode(lat, batch.residue_mask)
         return pos, aatype
 
-    nodes = -(-args.length // model.residues_per_node)
+    nodes = coarse_length(args.length, model.residues_per_node)
     g = np.random.default_rng(args.seed)
     zf = jnp.asarray(g.normal(size=(b, nodes, model.latent_irreps.dim)), jnp.float32)
     zp = jnp.asarray(g.normal(size=(b, nodes, 3)), jnp.float32)
@@ -76,13 +81,14 @@ def main():
              "| all-atom RMSD to the input (Å) |", "|---|---|---|---|---|"]
     true = np.asarray(batch.positions)
     true_mask = np.asarray(batch.atom_mask)
+    linked = np.ones(args.length - 1, bool)  # each decoded window is scored as one chain
     for fn, pn in zip(args.noise, pos_noise):
         pos, aatype = (np.asarray(a) for a in decode(model, zf, zp, jnp.asarray([fn, pn], jnp.float32)))
         links, clashes, sq, count = [], [], 0.0, 0
         for i in range(b):
             mask = rc.ATOM_MASK[aatype[i]]
-            links.append(ca_ca_fraction(pos[i], aatype[i], mask, links=np.ones(args.length - 1, bool)))
-            clashes.append(clashes_per_100_residues(pos[i], aatype[i], mask, links=np.ones(args.length - 1, bool)))
+            links.append(ca_ca_fraction(pos[i], aatype[i], mask, links=linked))
+            clashes.append(clashes_per_100_residues(pos[i], aatype[i], mask, links=linked))
             both = mask & true_mask[i]  # the atoms of slots the decoded and the true residue share
             sq += float(np.sum((pos[i][both] - true[i][both]) ** 2))
             count += int(both.sum())
